@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * cowtrace kernel side: which processes are traced (fork/exec/exit), which thread is inside a
+ * CPython collection (USDT or uprobes), and the copy-on-write detector that counts every page
+ * copied in a traced process.
+ *
+ * Detector "fault-alloc-tp" (x86-64): a copy-on-write break is a user write fault on a present
+ * page (exceptions:page_fault_user, error code PRESENT|WRITE) followed, inside that same fault,
+ * by the order-0 movable page allocation that receives the copy (kmem:mm_page_alloc). Where a
+ * kernel has wp_page_copy as a function, a later detector attaches there instead; both feed the
+ * same counters and events (count_copy()).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "cowtrace.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by user space before load. */
+const volatile bool emit_copies = false; /* stream one event per copy (--trace) */
+/* __GFP_ZERO as this kernel numbers it (read from its BTF by user space) */
+const volatile __u32 gfp_zero = 0x100;
+
+/* Kept in .bss so that user space reads them through the mmapped skeleton, even after overflow. */
+__u32 next_slot;
+__u64 lost_copy_events;
+__u64 lost_proc_events;
+__u64 slots_exhausted;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, COWTRACE_MAX_SLOTS);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u32); /* slot */
+} traced SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COWTRACE_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct cow_proc_info);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COWTRACE_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct cow_proc_counts);
+} counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} copy_events SEC(".maps");
+
+/* Separate from the copy stream so that a flood of copies can't drop a fork or exec. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} proc_events SEC(".maps");
+
+enum fault_phase {
+	PHASE_IDLE = 0,
+	PHASE_FAULT = 1,  /* inside a write fault on a present page; copy not seen yet */
+	PHASE_COPIED = 2, /* the fault's copy was counted as anon; a file copy corrects it */
+};
+
+/* Per thread, in task storage: cheaper than a hash keyed by tid and freed with the task. */
+struct cow_thread_state {
+	__u64 fault_ip; /* user registers at the fault, to recognise the same fault later */
+	__u64 fault_sp;
+	__u64 fault_addr;
+	__u32 slot;
+	__u8 phase;
+	__u8 gc_state; /* GC_STATE_NONE, or 1 + generation */
+	/* collector entries not yet returned: 3.13's gc_collect_main is re-entered (and returns
+	 * at once) when a finalizer calls gc.collect() during a collection */
+	__u8 gc_depth;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct cow_thread_state);
+} thread_states SEC(".maps");
+
+static __always_inline __u32 *traced_slot(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&traced, &tgid);
+}
+
+static __always_inline struct cow_thread_state *thread_state_get(bool create)
+{
+	return bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+static __always_inline void emit_proc_event(__u32 type, __u32 slot, __u32 pid, __u32 ppid,
+					    const char *comm)
+{
+	struct cow_proc_event *e;
+
+	e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&lost_proc_events, 1);
+		return;
+	}
+	e->type = type;
+	e->slot = slot;
+	e->pid = pid;
+	e->ppid = ppid;
+	e->ts = bpf_ktime_get_ns();
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), comm);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* ---- process tree ---------------------------------------------------------------------- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct cow_proc_info *info;
+	__u32 *pslot, slot, tgid = child->tgid, ptgid = parent->tgid;
+
+	if (child->pid != child->tgid) /* a new thread, not a new process */
+		return 0;
+	pslot = traced_slot(ptgid);
+	if (!pslot)
+		return 0;
+
+	slot = __sync_fetch_and_add(&next_slot, 1);
+	if (slot >= COWTRACE_MAX_SLOTS) {
+		__sync_fetch_and_add(&slots_exhausted, 1);
+		return 0;
+	}
+	info = bpf_map_lookup_elem(&procs, &slot);
+	if (!info)
+		return 0;
+	info->pid = tgid;
+	info->ppid = BPF_CORE_READ(child, real_parent, tgid);
+	info->parent_slot = *pslot;
+	info->role = ROLE_WORKER;
+	info->start_ns = bpf_ktime_get_ns();
+	info->exit_ns = 0;
+	info->exit_code = 0;
+	info->flags = 0;
+	bpf_probe_read_kernel_str(info->comm, sizeof(info->comm), child->comm);
+	/* The child has not run yet: from here on, none of its copies is missed. */
+	bpf_map_update_elem(&traced, &tgid, &slot, BPF_ANY);
+	emit_proc_event(EV_FORK, slot, tgid, info->ppid, child->comm);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct cow_proc_info *info;
+	__u32 *slot, tgid = p->tgid;
+
+	slot = traced_slot(tgid);
+	if (!slot)
+		return 0;
+	info = bpf_map_lookup_elem(&procs, slot);
+	if (info) {
+		info->flags |= PROC_EXECED;
+		bpf_probe_read_kernel_str(info->comm, sizeof(info->comm), p->comm);
+	}
+	emit_proc_event(EV_EXEC, *slot, tgid, 0, p->comm);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	struct cow_proc_info *info;
+	__u32 *slotp, slot, tgid = p->tgid;
+
+	slotp = traced_slot(tgid);
+	if (!slotp)
+		return 0;
+	/* Each thread passes here; the process is gone when the last one does. (6.18 passes
+	 * group_dead as a second argument; signal->live works on every kernel.) */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	slot = *slotp;
+	info = bpf_map_lookup_elem(&procs, &slot);
+	if (info) {
+		info->exit_ns = bpf_ktime_get_ns();
+		info->exit_code = p->exit_code;
+		info->flags |= PROC_EXITED;
+	}
+	bpf_map_delete_elem(&traced, &tgid);
+	emit_proc_event(EV_EXIT, slot, tgid, 0, p->comm);
+	return 0;
+}
+
+/* ---- CPython collections ------------------------------------------------------------------ */
+
+static __always_inline void gc_enter(long generation)
+{
+	struct cow_thread_state *ts;
+
+	if (!traced_slot(bpf_get_current_pid_tgid() >> 32))
+		return;
+	ts = thread_state_get(true);
+	if (!ts)
+		return;
+	if (ts->gc_depth++ == 0)
+		ts->gc_state = 1 + (generation >= 0 && generation < GC_GENS ? generation
+									  : GC_GEN_UNKNOWN);
+}
+
+static __always_inline void gc_leave(void)
+{
+	struct cow_thread_state *ts;
+
+	if (!traced_slot(bpf_get_current_pid_tgid() >> 32))
+		return;
+	ts = thread_state_get(false);
+	if (!ts)
+		return;
+	/* a return without an entry: cowtrace attached in the middle of a collection */
+	if (ts->gc_depth)
+		ts->gc_depth--;
+	if (!ts->gc_depth)
+		ts->gc_state = GC_STATE_NONE;
+}
+
+/* python:gc__start(int generation) and python:gc__done(long collected) */
+SEC("usdt")
+int BPF_USDT(usdt_gc_start, int generation)
+{
+	gc_enter(generation);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_gc_done, long collected)
+{
+	gc_leave();
+	return 0;
+}
+
+/*
+ * Uprobe fallback on the collector function of interpreters built without USDT. The attach
+ * cookie (GC_COOKIE_* in cowtrace.h) says which System V argument carries the generation, or
+ * which generation a specialised copy of the collector always collects.
+ */
+SEC("uprobe")
+int uprobe_gc_entry(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	long gen = GC_GEN_UNKNOWN;
+
+	if (cookie & GC_COOKIE_FIXED_GEN) {
+		gc_enter(cookie & GC_COOKIE_VALUE);
+		return 0;
+	}
+	/* _CORE reads: clang would otherwise fold the cases into one load at a computed ctx
+	 * offset, which the verifier refuses */
+	switch (cookie & GC_COOKIE_VALUE) {
+	case 1: gen = (int)PT_REGS_PARM1_CORE(ctx); break;
+	case 2: gen = (int)PT_REGS_PARM2_CORE(ctx); break;
+	case 3: gen = (int)PT_REGS_PARM3_CORE(ctx); break;
+	case 4: gen = (int)PT_REGS_PARM4_CORE(ctx); break;
+	case 5: gen = (int)PT_REGS_PARM5_CORE(ctx); break;
+	}
+	gc_enter(gen);
+	return 0;
+}
+
+SEC("uretprobe")
+int uprobe_gc_return(struct pt_regs *ctx)
+{
+	gc_leave();
+	return 0;
+}
+
+/* ---- counting (shared by every detector) -------------------------------------------------- */
+
+static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, __u64 addr, __u64 ip)
+{
+	struct cow_proc_counts *c;
+	struct cow_copy_event *e;
+	__u32 slot = ts->slot;
+	__u8 gc_state = ts->gc_state;
+
+	c = bpf_map_lookup_elem(&counts, &slot);
+	if (!c)
+		return;
+	if (kind < COW_KINDS)
+		__sync_fetch_and_add(&c->kind[kind], 1);
+	/* zero-page copies never held shared data: they are not GC's doing */
+	/* gc[] has 4 buckets (generations 0-2 and unknown): the mask bounds the index for the
+	 * verifier and is exact for every valid gc_state */
+	if (gc_state != GC_STATE_NONE && kind != COW_ZERO)
+		__sync_fetch_and_add(&c->gc[(gc_state - 1) & 3], 1);
+
+	if (!emit_copies)
+		return;
+	e = bpf_ringbuf_reserve(&copy_events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&lost_copy_events, 1);
+		return;
+	}
+	e->type = EV_COPY;
+	e->slot = slot;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->ts = bpf_ktime_get_ns();
+	e->addr = addr;
+	e->ip = ip;
+	e->kind = kind;
+	e->gc_state = gc_state;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* ---- detector fault-alloc-tp (x86-64 tracepoints) ----------------------------------------- */
+
+#define X86_PF_PROT  0x1 /* the page was present */
+#define X86_PF_WRITE 0x2
+
+/* Is the current task still inside the fault recorded in ts? The entry code sets orig_ax to -1
+ * for exceptions (a syscall leaves its number there), and the user ip and sp are those the
+ * fault saw. A later syscall or fault of the same thread fails at least one of the three. */
+static __always_inline bool same_fault(const struct cow_thread_state *ts)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return regs && regs->ip == ts->fault_ip && regs->sp == ts->fault_sp &&
+	       (long)regs->orig_ax == -1;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	struct cow_thread_state *ts;
+	__u32 *slot;
+
+	slot = traced_slot(bpf_get_current_pid_tgid() >> 32);
+	if (!slot)
+		return 0;
+	if ((error_code & (X86_PF_PROT | X86_PF_WRITE)) != (X86_PF_PROT | X86_PF_WRITE)) {
+		ts = thread_state_get(false);
+		if (ts)
+			ts->phase = PHASE_IDLE;
+		return 0;
+	}
+	ts = thread_state_get(true);
+	if (!ts)
+		return 0;
+	ts->fault_ip = regs->ip;
+	ts->fault_sp = regs->sp;
+	ts->fault_addr = address;
+	ts->slot = *slot;
+	ts->phase = PHASE_FAULT;
+	return 0;
+}
+
+SEC("tp_btf/mm_page_alloc")
+int BPF_PROG(page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags, int migratetype)
+{
+	struct cow_thread_state *ts;
+
+	/* The copy is one movable page; this rejects most allocations before any lookup. */
+	if (order != 0 || migratetype != MIGRATE_MOVABLE)
+		return 0;
+	ts = thread_state_get(false);
+	if (!ts || ts->phase != PHASE_FAULT || !same_fault(ts))
+		return 0;
+	ts->phase = PHASE_COPIED;
+	count_copy(ts, (gfp_flags & gfp_zero) ? COW_ZERO : COW_ANON, ts->fault_addr, ts->fault_ip);
+	return 0;
+}
+
+/*
+ * wp_page_copy() moves one page from the file counter to the anon counter after copying a
+ * page-cache page (mm/memory.c), and touches no counter when the old page was anonymous: this
+ * is how a copy counted as anon above is recognised as a file copy.
+ */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
+{
+	struct cow_thread_state *ts;
+	struct cow_proc_counts *c;
+	struct cow_copy_event *e;
+	__u32 slot;
+
+	if (member != MM_FILEPAGES && member != MM_SHMEMPAGES)
+		return 0;
+	ts = thread_state_get(false);
+	if (!ts || ts->phase != PHASE_COPIED)
+		return 0;
+	if (mm != bpf_get_current_task_btf()->mm || !same_fault(ts))
+		return 0;
+	ts->phase = PHASE_IDLE;
+	slot = ts->slot;
+	c = bpf_map_lookup_elem(&counts, &slot);
+	if (!c)
+		return 0;
+	__sync_fetch_and_add(&c->kind[COW_ANON], -1);
+	__sync_fetch_and_add(&c->kind[COW_FILE], 1);
+
+	if (!emit_copies)
+		return 0;
+	e = bpf_ringbuf_reserve(&copy_events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&lost_copy_events, 1);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = EV_COPY_FILE;
+	e->slot = slot;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->ts = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "options.h"
+#include "procfs.h"
+#include "report.h"
+
+static const char usage_head[] =
+	"Usage: cowtrace [OPTIONS] -p PID\n"
+	"       cowtrace [OPTIONS] -- COMMAND [ARGS...]\n"
+	"\n"
+	"Count every copy-on-write page copy in a process tree, and which ones CPython's garbage\n"
+	"collector caused. Traces PID (or COMMAND) and all its descendants, existing and future.\n"
+	"\n"
+	"  -p, --pid PID          trace PID and its descendants until they exit, -d, or Ctrl-C\n"
+	"  -d, --duration SECS    stop after SECS seconds\n"
+	"  -i, --interval SECS    print a live summary on stderr every SECS seconds\n"
+	"      --json FILE        write the machine-readable report to FILE ('-' for stdout)\n"
+	"      --fail-on EXPR     staging gate: exit 3 when EXPR holds at the end (see below)\n"
+	"  -T, --trace            print one line per copied page: time pid tid kind cause addr ip\n"
+	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
+	"  -q, --quiet            no text report\n"
+	"  -v, --verbose          show libbpf's debug output\n"
+	"  -h, --help             this help\n"
+	"  -V, --version          print the version\n"
+	"\n"
+	"Gate expressions compare figures of the final report with numbers, joined by 'and'/'or'\n"
+	"(and binds tighter; parentheses group), operators > >= < <= == !=. Figures:\n";
+
+static const char usage_tail[] =
+	"\n"
+	"Examples:\n"
+	"  sudo cowtrace -p $(pgrep -o gunicorn)           trace a gunicorn master and its workers\n"
+	"  sudo cowtrace -d 30 --json cow.json -p 1234      30 seconds, JSON report to cow.json\n"
+	"  sudo cowtrace --fail-on 'gc > 0' -- python3 app.py   fail (exit 3) on any GC-caused copy\n"
+	"  sudo cowtrace --fail-on 'gc_pct > 1 or pages > 25000' -p 1234\n"
+	"\n"
+	"Exit status: 0 ok, 1 error, 2 usage error, 3 the --fail-on gate held, 127 COMMAND not\n"
+	"found; with COMMAND, otherwise COMMAND's own status (128+N when killed by signal N).\n";
+
+void options_usage(FILE *f)
+{
+	const struct report_figure *fig;
+
+	fputs(usage_head, f);
+	for (fig = report_figures; fig->name; fig++)
+		fprintf(f, "  %-18s %s\n", fig->name, fig->help);
+	fputs(usage_tail, f);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A positive, finite number of seconds. */
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 1e9)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+enum { OPT_JSON = 256, OPT_FAIL_ON, OPT_BTF };
+
+int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "json", required_argument, NULL, OPT_JSON },
+		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
+		{ "btf", required_argument, NULL, OPT_BTF },
+		{ "trace", no_argument, NULL, 'T' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	err[0] = '\0';
+	optind = 0; /* full reset, so that the parser can run more than once (tests) */
+	opterr = 0;
+	/* '+': stop at the first non-option, which starts COMMAND even without "--" */
+	while ((c = getopt_long(argc, argv, "+:p:d:i:TqvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (procfs_parse_pid(optarg, &o->pid))
+				return fail(err, errlen, "invalid pid '%s' (expected a number)", optarg);
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &o->duration))
+				return fail(err, errlen, "invalid duration '%s' (seconds > 0)", optarg);
+			break;
+		case 'i':
+			if (parse_seconds(optarg, &o->interval))
+				return fail(err, errlen, "invalid interval '%s' (seconds > 0)", optarg);
+			break;
+		case OPT_JSON:
+			if (!*optarg)
+				return fail(err, errlen, "--json needs a file name ('-' for stdout)");
+			o->json_path = optarg;
+			break;
+		case OPT_FAIL_ON:
+			o->fail_on = optarg;
+			break;
+		case OPT_BTF:
+			o->btf_path = optarg;
+			break;
+		case 'T':
+			o->trace = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			o->help = true;
+			return 0;
+		case 'V':
+			o->version = true;
+			return 0;
+		case ':':
+			return fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				return fail(err, errlen, "unknown option '-%c'", optopt);
+			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		o->command = &argv[optind];
+
+	if (o->pid && o->command)
+		return fail(err, errlen, "give either -p PID or a COMMAND, not both");
+	if (!o->pid && !o->command)
+		return fail(err, errlen, "nothing to trace: give -p PID or -- COMMAND");
+	if (o->trace && o->json_path && !strcmp(o->json_path, "-"))
+		return fail(err, errlen, "--trace and --json - both want stdout");
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Command-line options: parsed without side effects, so that the unit tests can call it. */
+#ifndef COWTRACE_OPTIONS_H
+#define COWTRACE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct options {
+	int pid;	    /* -p; 0 when a COMMAND is given instead */
+	char **command;	    /* argv of COMMAND (NULL-terminated), NULL with -p */
+	double duration;    /* -d seconds; 0 = until the traced processes exit or a signal */
+	double interval;    /* -i seconds; 0 = no live summary */
+	const char *json_path;
+	const char *fail_on;
+	const char *btf_path;
+	bool trace;
+	bool quiet;
+	bool verbose;
+	bool help;
+	bool version;
+};
+
+/* Returns 0, or -EINVAL with a one-line reason in err (a usage error: exit status 2). */
+int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen);
+void options_usage(FILE *f);
+
+#endif

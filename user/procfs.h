@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Reading /proc. The /proc root is a parameter (NULL means "/proc") so that unit tests can use a
+ * fake tree. Every read is bounded and every file is treated as untrusted: a comm may hold spaces,
+ * parentheses and newlines, a command line arbitrary bytes. Failures return a negative errno:
+ * -ENOENT when the process (or file) is gone, -EINVAL when the contents do not parse.
+ */
+#ifndef COWTRACE_PROCFS_H
+#define COWTRACE_PROCFS_H
+
+#include <stddef.h>
+
+/* pid_max can be raised to at most 2^22 (PID_MAX_LIMIT on 64-bit). */
+#define PROCFS_PID_MAX 4194304
+
+struct proc_stat {
+	int pid;
+	int ppid;
+	char state;
+	char comm[16 + 1]; /* truncated if longer (kernel threads may show up to 64 bytes) */
+	unsigned long long start_ticks; /* field 22, clock ticks after boot */
+};
+
+/* /proc/PID/stat; comm is what lies between the first '(' and the last ')'. */
+int procfs_read_stat(const char *root, int pid, struct proc_stat *st);
+
+/*
+ * /proc/PID/cmdline into buf: NULs become spaces, trailing spaces are trimmed, and a long command
+ * line is cut at len - 1 bytes. Returns the length, 0 for kernel threads and zombies, or -errno.
+ */
+int procfs_read_cmdline(const char *root, int pid, char *buf, size_t len);
+
+/* readlink of /proc/PID/exe; returns the length, -ENAMETOOLONG if buf is too short, or -errno. */
+int procfs_read_exe(const char *root, int pid, char *buf, size_t len);
+
+/*
+ * All pids that descend from root_pid (not including it), found from the ppid in every
+ * /proc/N/stat. Only /proc/N is read, never /proc/N/task: threads are not processes. Processes
+ * that vanish or whose stat does not parse are skipped. *pids is malloc'd (NULL when there are
+ * none). Returns the count or -errno.
+ */
+int procfs_descendants(const char *root, int root_pid, int **pids);
+
+struct map_entry {
+	unsigned long start, end, offset;
+	unsigned long long inode;
+	unsigned int dev_major, dev_minor;
+	char perms[5];
+	char path[4096]; /* may be empty, "[heap]", contain spaces or end in " (deleted)" */
+};
+
+/* One line of /proc/PID/maps (with or without its '\n'). 0 or -EINVAL. */
+int procfs_parse_maps_line(const char *line, struct map_entry *e);
+
+/*
+ * Calls fn for each line of /proc/PID/maps. Stops early and returns fn's value if fn returns
+ * non-zero; returns -EINVAL at a line that does not parse, 0 at the end, or -errno.
+ */
+int procfs_for_each_map(const char *root, int pid, int (*fn)(const struct map_entry *e, void *ctx),
+			void *ctx);
+
+/* 1 if /proc/PID exists, 0 if not, or -errno. A thread id also "exists" (as /proc/TID does). */
+int procfs_pid_exists(const char *root, int pid);
+/* The thread group (process) id of a task id, from /proc/PID/status; -errno when unreadable.
+ * /proc/TID exists for threads too, though readdir does not list them. */
+int procfs_read_tgid(const char *root, int pid);
+
+/* A pid argument: decimal digits only, 1..PROCFS_PID_MAX, no sign, space or trailing garbage. */
+int procfs_parse_pid(const char *s, int *pid);
+
+#endif /* COWTRACE_PROCFS_H */

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <bpf/libbpf.h>
+#include "cowtrace.skel.h"
+#include "log.h"
+#include "procfs.h"
+#include <linux/types.h>
+#include "cowtrace.h"
+#include "pyattach.h"
+
+struct pyattach {
+	struct cowtrace_bpf *skel;
+	struct py_binding **b;
+	size_t n, cap;
+	/* files already looked at that are not CPython, so that each is opened once */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} *not_python;
+	size_t n_not, cap_not;
+};
+
+struct pyattach *pyattach_new(struct cowtrace_bpf *skel)
+{
+	struct pyattach *pa = calloc(1, sizeof(*pa));
+
+	if (pa)
+		pa->skel = skel;
+	return pa;
+}
+
+void pyattach_free(struct pyattach *pa)
+{
+	size_t i, j;
+
+	if (!pa)
+		return;
+	for (i = 0; i < pa->n; i++) {
+		for (j = 0; j < 4; j++)
+			bpf_link__destroy(pa->b[i]->links[j]);
+		free(pa->b[i]);
+	}
+	free(pa->b);
+	free(pa->not_python);
+	free(pa);
+}
+
+static struct py_binding *find(struct pyattach *pa, dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < pa->n; i++)
+		if (pa->b[i]->dev == dev && pa->b[i]->ino == ino)
+			return pa->b[i];
+	return NULL;
+}
+
+static bool known_not_python(struct pyattach *pa, dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < pa->n_not; i++)
+		if (pa->not_python[i].dev == dev && pa->not_python[i].ino == ino)
+			return true;
+	return false;
+}
+
+static void remember_not_python(struct pyattach *pa, dev_t dev, ino_t ino)
+{
+	if (pa->n_not == pa->cap_not) {
+		size_t cap = pa->cap_not ? 2 * pa->cap_not : 16;
+		void *p = realloc(pa->not_python, cap * sizeof(*pa->not_python));
+
+		if (!p)
+			return;
+		pa->not_python = p;
+		pa->cap_not = cap;
+	}
+	pa->not_python[pa->n_not].dev = dev;
+	pa->not_python[pa->n_not].ino = ino;
+	pa->n_not++;
+}
+
+static void attach_usdt(struct pyattach *pa, struct py_binding *b, const char *path)
+{
+	b->links[0] = bpf_program__attach_usdt(pa->skel->progs.usdt_gc_start, -1, path, "python",
+					       "gc__start", NULL);
+	b->links[1] = bpf_program__attach_usdt(pa->skel->progs.usdt_gc_done, -1, path, "python",
+					       "gc__done", NULL);
+}
+
+static void attach_uprobe_pair(struct pyattach *pa, struct bpf_link **links, const char *path,
+			       unsigned long offset, __u64 cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, entry, .bpf_cookie = cookie);
+	LIBBPF_OPTS(bpf_uprobe_opts, ret, .retprobe = true);
+
+	links[0] = bpf_program__attach_uprobe_opts(pa->skel->progs.uprobe_gc_entry, -1, path,
+						   offset, &entry);
+	links[1] = bpf_program__attach_uprobe_opts(pa->skel->progs.uprobe_gc_return, -1, path,
+						   offset, &ret);
+}
+
+static void attach_uprobes(struct pyattach *pa, struct py_binding *b, const char *path)
+{
+	const struct py_interp *in = &b->interp;
+
+	attach_uprobe_pair(pa, b->links, path, in->gc_func_offset,
+			   in->gc_gen_arg > 0 && in->gc_gen_arg <= 5 ? in->gc_gen_arg : 0);
+	/* the compiler's specialised copy of the collector (3.6-3.8): optional, best effort */
+	if (in->gc_func2[0] && b->links[0] && b->links[1]) {
+		attach_uprobe_pair(pa, &b->links[2], path, in->gc_func2_offset,
+				   in->gc_func2_gen >= 0 && in->gc_func2_gen < GC_GENS
+					   ? GC_COOKIE_FIXED_GEN | in->gc_func2_gen
+					   : 0);
+		if (!b->links[2] || !b->links[3])
+			log_warn("%s: cannot attach to %s; its full collections count as other",
+				 in->path, in->gc_func2);
+	}
+}
+
+/* path: how this process reaches the file (e.g. /proc/PID/root/usr/bin/python3.11) */
+static const struct py_binding *bind(struct pyattach *pa, const char *path, dev_t dev, ino_t ino)
+{
+	struct py_binding *b = find(pa, dev, ino);
+	struct py_interp interp;
+	int err;
+
+	if (b)
+		return b;
+	if (known_not_python(pa, dev, ino))
+		return NULL;
+	err = py_interp_inspect(path, &interp);
+	if (err) {
+		remember_not_python(pa, dev, ino);
+		return NULL;
+	}
+	if (pa->n == pa->cap) {
+		size_t cap = pa->cap ? 2 * pa->cap : 4;
+		void *p = realloc(pa->b, cap * sizeof(*pa->b));
+
+		if (!p)
+			return NULL;
+		pa->b = p;
+		pa->cap = cap;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->interp = interp;
+	b->dev = dev;
+	b->ino = ino;
+	snprintf(b->version, sizeof(b->version), "%d.%d.%d", interp.major, interp.minor,
+		 interp.micro);
+	pa->b[pa->n++] = b;
+
+	if (interp.free_threaded) {
+		snprintf(b->gc_source, sizeof(b->gc_source), "none");
+		log_warn("%s: free-threaded CPython %s is not supported; its copies are counted "
+			 "but not attributed to gc", interp.path, b->version);
+		return b;
+	}
+	if (interp.gc_source == PY_GC_USDT)
+		attach_usdt(pa, b, path);
+	else if (interp.gc_source == PY_GC_UPROBE)
+		attach_uprobes(pa, b, path);
+	if (interp.gc_source == PY_GC_NONE || !b->links[0] || !b->links[1]) {
+		err = -errno;
+		bpf_link__destroy(b->links[0]);
+		bpf_link__destroy(b->links[1]);
+		b->links[0] = b->links[1] = NULL;
+		snprintf(b->gc_source, sizeof(b->gc_source), "none");
+		if (interp.gc_source == PY_GC_NONE)
+			log_warn("%s (CPython %s): no USDT probes and no collector symbol; copies "
+				 "are not attributed to gc", interp.path, b->version);
+		else
+			log_warn("%s (CPython %s): cannot attach gc probes: %s", interp.path,
+				 b->version, strerror(-err));
+		return b;
+	}
+	if (interp.gc_source == PY_GC_USDT)
+		snprintf(b->gc_source, sizeof(b->gc_source), "usdt");
+	else
+		snprintf(b->gc_source, sizeof(b->gc_source), "uprobe:%s", interp.gc_func);
+	log_info("CPython %s in %s: gc from %s", b->version, interp.path, b->gc_source);
+	return b;
+}
+
+const struct py_binding *pyattach_file(struct pyattach *pa, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return NULL;
+	return bind(pa, path, st.st_dev, st.st_ino);
+}
+
+struct scan_ctx {
+	struct pyattach *pa;
+	int pid;
+	const struct py_binding *found;
+};
+
+static int scan_map(const struct map_entry *e, void *arg)
+{
+	struct scan_ctx *ctx = arg;
+	char path[PATH_MAX + 64];
+	size_t len = strlen(e->path);
+
+	/* only executable file mappings can hold the interpreter's code */
+	if (e->path[0] != '/' || e->perms[2] != 'x' || !e->inode)
+		return 0;
+	if (len > 10 && !strcmp(e->path + len - 10, " (deleted)"))
+		return 0;
+	if (!py_interp_name_candidate(e->path))
+		return 0;
+	/* through the process's root, so that containers' files resolve */
+	snprintf(path, sizeof(path), "/proc/%d/root%s", ctx->pid, e->path);
+	ctx->found = bind(ctx->pa, path, makedev(e->dev_major, e->dev_minor), e->inode);
+	return ctx->found ? 1 : 0;
+}
+
+const struct py_binding *pyattach_scan_pid(struct pyattach *pa, int pid)
+{
+	struct scan_ctx ctx = { .pa = pa, .pid = pid };
+
+	procfs_for_each_map("/proc", pid, scan_map, &ctx);
+	return ctx.found;
+}

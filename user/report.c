@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "json.h"
+#include "report.h"
+
+#define PAGE_BYTES 4096ULL
+#define MIB	   (1024.0 * 1024.0)
+
+const struct report_figure report_figures[] = {
+	{ "pages", "copied pages (anon + file) in all traced processes" },
+	{ "mib", "the same in MiB" },
+	{ "anon", "copies of private anonymous pages shared after fork" },
+	{ "file", "first writes to private file-backed pages" },
+	{ "zero", "first writes to the shared zero page (not in pages)" },
+	{ "gc", "pages copied while a CPython garbage collection ran" },
+	{ "gc_pct", "gc as a percentage of pages" },
+	{ "gc_gen0", "gc pages in generation 0 collections (gc_gen1, gc_gen2 alike)" },
+	{ "gc_gen1", "" },
+	{ "gc_gen2", "" },
+	{ "other", "pages copied outside collections" },
+	{ "worker_pages_max", "the most pages any one worker copied" },
+	{ "worker_gc_max", "the most gc pages any one worker copied" },
+	{ "processes", "processes traced" },
+	{ "workers", "processes forked from a traced process" },
+	{ "lost_events", "events lost to a full buffer (counts stay exact)" },
+	{ "duration_s", "seconds traced" },
+	{},
+};
+
+unsigned long long report_pages(const struct report_counts *c)
+{
+	return c->kind[COW_ANON] + c->kind[COW_FILE];
+}
+
+unsigned long long report_gc(const struct report_counts *c)
+{
+	unsigned long long sum = 0;
+	int i;
+
+	for (i = 0; i <= GC_GENS; i++)
+		sum += c->gc[i];
+	return sum;
+}
+
+void report_add(struct report_counts *sum, const struct report_counts *c)
+{
+	int i;
+
+	for (i = 0; i < COW_KINDS; i++)
+		sum->kind[i] += c->kind[i];
+	for (i = 0; i <= GC_GENS; i++)
+		sum->gc[i] += c->gc[i];
+}
+
+static double pct(unsigned long long part, unsigned long long whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+double report_figure_value(const struct report *r, const char *name)
+{
+	const struct report_counts *t = &r->total;
+	unsigned long long pages = report_pages(t), gc = report_gc(t), best = 0;
+	bool want_gc = !strcmp(name, "worker_gc_max");
+	size_t i;
+
+	if (!strcmp(name, "pages"))
+		return pages;
+	if (!strcmp(name, "mib"))
+		return pages * PAGE_BYTES / MIB;
+	if (!strcmp(name, "anon"))
+		return t->kind[COW_ANON];
+	if (!strcmp(name, "file"))
+		return t->kind[COW_FILE];
+	if (!strcmp(name, "zero"))
+		return t->kind[COW_ZERO];
+	if (!strcmp(name, "gc"))
+		return gc;
+	if (!strcmp(name, "gc_pct"))
+		return pct(gc, pages);
+	if (!strncmp(name, "gc_gen", 6) && name[6] >= '0' && name[6] < '0' + GC_GENS && !name[7])
+		return t->gc[name[6] - '0'];
+	if (!strcmp(name, "other"))
+		return pages - gc;
+	if (!strcmp(name, "processes"))
+		return r->nprocs;
+	if (!strcmp(name, "workers") || !strcmp(name, "worker_pages_max") || want_gc) {
+		for (i = 0; i < r->nprocs; i++) {
+			const struct report_proc *p = &r->procs[i];
+			unsigned long long v;
+
+			if (p->info.role != ROLE_WORKER)
+				continue;
+			v = want_gc ? report_gc(&p->counts) : report_pages(&p->counts);
+			if (!strcmp(name, "workers"))
+				best++;
+			else if (v > best)
+				best = v;
+		}
+		return best;
+	}
+	if (!strcmp(name, "lost_events"))
+		return r->lost_events;
+	if (!strcmp(name, "duration_s"))
+		return r->duration_s;
+	return 0;
+}
+
+static const char *role_name(__u32 role)
+{
+	return role == ROLE_ROOT ? "root" : "worker";
+}
+
+/* wait(2) status to the shell's convention: the exit status, or 128 + the signal. */
+static int exit_code_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return status;
+}
+
+static double rel_s(const struct report *r, unsigned long long ns)
+{
+	return ((double)ns - (double)r->start_ns) / 1e9;
+}
+
+static void text_gc_line(FILE *f, const struct report_counts *t)
+{
+	unsigned long long pages = report_pages(t), gc = report_gc(t);
+
+	fprintf(f, "by cause:      gc %llu (%.1f%%: gen0 %llu, gen1 %llu, gen2 %llu", gc,
+		pct(gc, pages), t->gc[0], t->gc[1], t->gc[2]);
+	if (t->gc[GC_GEN_UNKNOWN])
+		fprintf(f, ", gen ? %llu", t->gc[GC_GEN_UNKNOWN]);
+	fprintf(f, ")   other %llu (%.1f%%)\n", pages - gc, pct(pages - gc, pages));
+}
+
+void report_text(FILE *f, const struct report *r)
+{
+	const struct report_counts *t = &r->total;
+	unsigned long long pages = report_pages(t);
+	size_t i;
+
+	fprintf(f, "cowtrace %s: detector %s, kernel %s, traced %.2f s\n", r->version, r->detector,
+		r->kernel, r->duration_s);
+	fprintf(f, "copied pages:  %llu (%.1f MiB)   anon %llu   file %llu   zero %llu (not in pages)\n",
+		pages, pages * PAGE_BYTES / MIB, t->kind[COW_ANON], t->kind[COW_FILE],
+		t->kind[COW_ZERO]);
+	text_gc_line(f, t);
+	if (r->lost_events || r->slots_exhausted)
+		fprintf(f, "lost:          %llu events (counts stay exact), %llu processes untraced\n",
+			r->lost_events, r->slots_exhausted);
+	fprintf(f, "\n%8s %8s %-16s %-6s %9s %9s %6s  %s\n", "PID", "PPID", "COMM", "ROLE", "PAGES",
+		"MiB", "GC%", "PYTHON");
+	for (i = 0; i < r->nprocs; i++) {
+		const struct report_proc *p = &r->procs[i];
+		unsigned long long pp = report_pages(&p->counts);
+		char py[48] = "-";
+
+		if (p->py_version)
+			snprintf(py, sizeof(py), "%s %s", p->py_version, p->gc_source);
+		fprintf(f, "%8u %8u %-16.16s %-6s %9llu %9.1f %6.1f  %s%s\n", p->info.pid,
+			p->info.ppid, p->info.comm, role_name(p->info.role), pp,
+			pp * PAGE_BYTES / MIB, pct(report_gc(&p->counts), pp), py,
+			(p->info.flags & PROC_EXITED) ? "" : " (alive)");
+	}
+}
+
+static void json_counts(struct json_writer *w, const struct report_counts *c)
+{
+	unsigned long long pages = report_pages(c), gc = report_gc(c);
+
+	json_key(w, "pages");
+	json_uint(w, pages);
+	json_key(w, "bytes");
+	json_uint(w, pages * PAGE_BYTES);
+	json_key(w, "by_kind");
+	json_begin_object(w);
+	json_key(w, "anon");
+	json_uint(w, c->kind[COW_ANON]);
+	json_key(w, "file");
+	json_uint(w, c->kind[COW_FILE]);
+	json_key(w, "zero");
+	json_uint(w, c->kind[COW_ZERO]);
+	json_end_object(w);
+	json_key(w, "by_cause");
+	json_begin_object(w);
+	json_key(w, "gc");
+	json_uint(w, gc);
+	json_key(w, "other");
+	json_uint(w, pages - gc);
+	json_end_object(w);
+	json_key(w, "gc_generations");
+	json_begin_object(w);
+	json_key(w, "0");
+	json_uint(w, c->gc[0]);
+	json_key(w, "1");
+	json_uint(w, c->gc[1]);
+	json_key(w, "2");
+	json_uint(w, c->gc[2]);
+	json_key(w, "unknown");
+	json_uint(w, c->gc[GC_GEN_UNKNOWN]);
+	json_end_object(w);
+}
+
+static void json_proc(struct json_writer *w, const struct report *r, const struct report_proc *p)
+{
+	json_begin_object(w);
+	json_key(w, "pid");
+	json_uint(w, p->info.pid);
+	json_key(w, "ppid");
+	json_uint(w, p->info.ppid);
+	json_key(w, "comm");
+	json_string(w, p->info.comm);
+	json_key(w, "cmdline");
+	json_string(w, p->cmdline);
+	json_key(w, "role");
+	json_string(w, role_name(p->info.role));
+	json_key(w, "exec");
+	json_bool(w, p->info.flags & PROC_EXECED);
+	json_key(w, "start_s");
+	json_double(w, rel_s(r, p->info.start_ns), 6);
+	json_key(w, "exit_s");
+	if (p->info.flags & PROC_EXITED)
+		json_double(w, rel_s(r, p->info.exit_ns), 6);
+	else
+		json_null(w);
+	json_key(w, "exit_code");
+	if (p->info.flags & PROC_EXITED)
+		json_int(w, exit_code_of(p->info.exit_code));
+	else
+		json_null(w);
+	json_key(w, "python");
+	if (p->py_version) {
+		json_begin_object(w);
+		json_key(w, "version");
+		json_string(w, p->py_version);
+		json_key(w, "gc_source");
+		json_string(w, p->gc_source);
+		json_end_object(w);
+	} else {
+		json_null(w);
+	}
+	json_counts(w, &p->counts);
+	json_end_object(w);
+}
+
+int report_json(FILE *f, const struct report *r)
+{
+	struct json_writer *w = json_writer_new(f);
+	size_t i;
+	int err;
+
+	if (!w)
+		return -ENOMEM;
+	json_begin_object(w);
+	json_key(w, "tool");
+	json_string(w, "cowtrace");
+	json_key(w, "version");
+	json_string(w, r->version);
+	json_key(w, "detector");
+	json_string(w, r->detector);
+	json_key(w, "kernel");
+	json_string(w, r->kernel);
+	json_key(w, "duration_s");
+	json_double(w, r->duration_s, 3);
+	json_key(w, "lost_events");
+	json_uint(w, r->lost_events);
+	json_key(w, "untraced_processes");
+	json_uint(w, r->slots_exhausted);
+	json_key(w, "totals");
+	json_begin_object(w);
+	json_counts(w, &r->total);
+	json_end_object(w);
+	json_key(w, "processes");
+	json_begin_array(w);
+	for (i = 0; i < r->nprocs; i++)
+		json_proc(w, r, &r->procs[i]);
+	json_end_array(w);
+	json_end_object(w);
+	err = json_writer_error(w);
+	json_writer_free(w);
+	if (!err && (fputc('\n', f) == EOF || fflush(f)))
+		err = -errno;
+	return err;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The final report: what was measured, as text, as JSON, and as figures for the --fail-on gate. */
+#ifndef COWTRACE_REPORT_H
+#define COWTRACE_REPORT_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include "cowtrace.h"
+
+struct report_counts {
+	unsigned long long kind[COW_KINDS];
+	unsigned long long gc[GC_GENS + 1]; /* [GC_GEN_UNKNOWN]: generation not known */
+};
+
+struct report_proc {
+	struct cow_proc_info info;
+	struct report_counts counts;
+	const char *cmdline;	/* NULL when it could not be read */
+	const char *py_version; /* NULL when not a CPython process */
+	const char *gc_source;	/* "usdt", "uprobe:<function>", "none" */
+};
+
+struct report {
+	const char *version;
+	const char *detector;
+	const char *kernel;
+	double duration_s;
+	unsigned long long start_ns; /* CLOCK_MONOTONIC at attach: process times are relative */
+	unsigned long long lost_events;
+	unsigned long long slots_exhausted;
+	struct report_counts total;
+	struct report_proc *procs;
+	size_t nprocs;
+};
+
+struct report_figure {
+	const char *name;
+	const char *help;
+};
+/* The figures --fail-on knows, NULL-terminated. */
+extern const struct report_figure report_figures[];
+
+unsigned long long report_pages(const struct report_counts *c); /* anon + file */
+unsigned long long report_gc(const struct report_counts *c);
+void report_add(struct report_counts *sum, const struct report_counts *c);
+double report_figure_value(const struct report *r, const char *name);
+
+void report_text(FILE *f, const struct report *r);
+int report_json(FILE *f, const struct report *r); /* 0 or -errno */
+
+#endif

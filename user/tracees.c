@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <linux/types.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "cowtrace.skel.h"
+#include "cowtrace.h"
+#include "log.h"
+#include "procfs.h"
+#include "tracees.h"
+
+#define CMDLINE_MAX 4096
+
+unsigned long long monotonic_ns(void)
+{
+	struct timespec ts;
+
+	/* the clock bpf_ktime_get_ns() reads */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int tracees_init(struct tracees *t, struct cowtrace_bpf *skel, struct pyattach *pa)
+{
+	t->skel = skel;
+	t->pa = pa;
+	t->slots = calloc(COWTRACE_MAX_SLOTS, sizeof(*t->slots));
+	return t->slots ? 0 : -ENOMEM;
+}
+
+void tracees_free(struct tracees *t)
+{
+	unsigned int i;
+
+	if (!t->slots)
+		return;
+	for (i = 0; i < COWTRACE_MAX_SLOTS; i++)
+		free(t->slots[i].cmdline);
+	free(t->slots);
+	t->slots = NULL;
+}
+
+unsigned int tracees_nslots(const struct tracees *t)
+{
+	unsigned int n = __atomic_load_n(&t->skel->bss->next_slot, __ATOMIC_SEQ_CST);
+
+	return n < COWTRACE_MAX_SLOTS ? n : COWTRACE_MAX_SLOTS;
+}
+
+static void read_cmdline(struct tracee *te, int pid)
+{
+	char buf[CMDLINE_MAX];
+
+	if (procfs_read_cmdline("/proc", pid, buf, sizeof(buf)) <= 0)
+		return;
+	free(te->cmdline);
+	te->cmdline = strdup(buf);
+}
+
+static void forget_slot(struct tracees *t, unsigned int slot)
+{
+	struct cow_proc_info info = {};
+
+	/* pid 0 marks an unused slot: the report skips it */
+	bpf_map__update_elem(t->skel->maps.procs, &slot, sizeof(slot), &info, sizeof(info), 0);
+}
+
+int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int parent_slot)
+{
+	struct cow_proc_info info = {};
+	struct proc_stat st, again;
+	unsigned int slot;
+	__u32 key = pid;
+	int err;
+
+	err = procfs_read_stat("/proc", pid, &st);
+	if (err)
+		return -ESRCH;
+	slot = __atomic_fetch_add(&t->skel->bss->next_slot, 1, __ATOMIC_SEQ_CST);
+	if (slot >= COWTRACE_MAX_SLOTS)
+		return -ENOSPC;
+	info.pid = pid;
+	info.ppid = st.ppid;
+	info.parent_slot = parent_slot;
+	info.role = role;
+	info.start_ns = monotonic_ns();
+	memcpy(info.comm, st.comm, sizeof(info.comm) - 1);
+	err = bpf_map__update_elem(t->skel->maps.procs, &slot, sizeof(slot), &info, sizeof(info), 0);
+	if (err)
+		return err;
+	err = bpf_map__update_elem(t->skel->maps.traced, &key, sizeof(key), &slot, sizeof(slot),
+				   BPF_NOEXIST);
+	if (err) {
+		/* -EEXIST: BPF saw it forked from a process traced meanwhile; keep that slot */
+		forget_slot(t, slot);
+		return err == -EEXIST ? 0 : err;
+	}
+	/* If pid died and was reused between the two reads, this is not the process we meant. */
+	if (procfs_read_stat("/proc", pid, &again) || again.start_ticks != st.start_ticks) {
+		bpf_map__delete_elem(t->skel->maps.traced, &key, sizeof(key), 0);
+		forget_slot(t, slot);
+		return -ESRCH;
+	}
+	read_cmdline(&t->slots[slot], pid);
+	t->slots[slot].python = pyattach_scan_pid(t->pa, pid);
+	return slot;
+}
+
+static bool is_traced(struct tracees *t, int pid)
+{
+	__u32 key = pid, slot;
+
+	return !bpf_map__lookup_elem(t->skel->maps.traced, &key, sizeof(key), &slot, sizeof(slot),
+				     0);
+}
+
+static unsigned int slot_of(struct tracees *t, int pid)
+{
+	__u32 key = pid, slot;
+
+	if (bpf_map__lookup_elem(t->skel->maps.traced, &key, sizeof(key), &slot, sizeof(slot), 0))
+		return COWTRACE_NO_SLOT;
+	return slot;
+}
+
+int tracees_add_tree(struct tracees *t, int pid)
+{
+	int *pids = NULL, n, i, added, err;
+
+	err = tracees_add(t, pid, ROLE_ROOT, COWTRACE_NO_SLOT);
+	if (err < 0)
+		return err;
+	/*
+	 * From here on BPF marks every process a traced one forks. Descendants that existed
+	 * before are found in /proc; repeat until a pass finds nothing new, so that a process
+	 * forked by one not yet marked is not missed.
+	 */
+	do {
+		added = 0;
+		n = procfs_descendants("/proc", pid, &pids);
+		for (i = 0; i < n; i++) {
+			struct proc_stat st;
+
+			if (is_traced(t, pids[i]) || procfs_read_stat("/proc", pids[i], &st))
+				continue;
+			if (tracees_add(t, pids[i], ROLE_WORKER, slot_of(t, st.ppid)) > 0)
+				added++;
+		}
+		free(pids);
+		pids = NULL;
+	} while (added && n > 0);
+	return 0;
+}
+
+static struct cow_proc_info proc_info(struct tracees *t, unsigned int slot)
+{
+	struct cow_proc_info info = {};
+
+	bpf_map__lookup_elem(t->skel->maps.procs, &slot, sizeof(slot), &info, sizeof(info), 0);
+	return info;
+}
+
+void tracees_on_fork(struct tracees *t, unsigned int slot, int pid)
+{
+	struct cow_proc_info info;
+	struct tracee *te;
+
+	if (slot >= COWTRACE_MAX_SLOTS)
+		return;
+	te = &t->slots[slot];
+	info = proc_info(t, slot);
+	/* a forked child runs its parent's program until it execs */
+	if (info.parent_slot < COWTRACE_MAX_SLOTS) {
+		const struct tracee *parent = &t->slots[info.parent_slot];
+
+		te->python = parent->python;
+		if (parent->cmdline && !te->cmdline)
+			te->cmdline = strdup(parent->cmdline);
+	}
+	read_cmdline(te, pid);
+}
+
+void tracees_on_exec(struct tracees *t, unsigned int slot, int pid, unsigned long long now_ns)
+{
+	struct tracee *te;
+
+	if (slot >= COWTRACE_MAX_SLOTS)
+		return;
+	te = &t->slots[slot];
+	read_cmdline(te, pid);
+	te->python = pyattach_scan_pid(t->pa, pid);
+	/* the dynamic loader maps libpython only after exec: look again a few times */
+	te->scans_left = te->python ? 0 : 4;
+	te->next_scan_ns = now_ns + 20000000ULL;
+}
+
+void tracees_tick(struct tracees *t, unsigned long long now_ns)
+{
+	unsigned int i, n = tracees_nslots(t);
+
+	for (i = 0; i < n; i++) {
+		struct tracee *te = &t->slots[i];
+		struct cow_proc_info info;
+
+		if (!te->scans_left || now_ns < te->next_scan_ns)
+			continue;
+		info = proc_info(t, i);
+		if (!info.pid || (info.flags & PROC_EXITED)) {
+			te->scans_left = 0;
+			continue;
+		}
+		te->python = pyattach_scan_pid(t->pa, info.pid);
+		te->scans_left = te->python ? 0 : te->scans_left - 1;
+		te->next_scan_ns = now_ns + (5 - te->scans_left) * 100000000ULL;
+		if (!te->cmdline)
+			read_cmdline(te, info.pid);
+	}
+}
+
+bool tracees_all_exited(const struct tracees *t)
+{
+	__u32 key;
+
+	/* BPF deletes a process from the map when its last thread exits */
+	return bpf_map_get_next_key(bpf_map__fd(t->skel->maps.traced), NULL, &key) == -ENOENT;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The traced process tree as user space sees it: marking processes traced (the root and the
+ * descendants that exist at start; BPF adds the ones forked later), and what only user space can
+ * learn about each slot: command line and CPython interpreter.
+ */
+#ifndef COWTRACE_TRACEES_H
+#define COWTRACE_TRACEES_H
+
+#include <stdbool.h>
+#include "pyattach.h"
+
+struct cowtrace_bpf;
+
+struct tracee {
+	char *cmdline;			 /* NULL until read */
+	const struct py_binding *python; /* NULL: not CPython (or not yet seen) */
+	unsigned int scans_left;	 /* interpreter re-scans still due after an exec */
+	unsigned long long next_scan_ns;
+};
+
+struct tracees {
+	struct cowtrace_bpf *skel;
+	struct pyattach *pa;
+	struct tracee *slots; /* COWTRACE_MAX_SLOTS */
+};
+
+int tracees_init(struct tracees *t, struct cowtrace_bpf *skel, struct pyattach *pa);
+void tracees_free(struct tracees *t);
+
+/* Marks pid traced with the given role; returns its slot or -errno (-ESRCH: it is gone). */
+int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int parent_slot);
+/* pid and all its current descendants; -ESRCH when pid does not exist. */
+int tracees_add_tree(struct tracees *t, int pid);
+
+/* Events from the BPF side. */
+void tracees_on_fork(struct tracees *t, unsigned int slot, int pid);
+void tracees_on_exec(struct tracees *t, unsigned int slot, int pid, unsigned long long now_ns);
+/* Re-scans that are due (an exec'd program maps libpython some time after exec). */
+void tracees_tick(struct tracees *t, unsigned long long now_ns);
+/* No traced process is alive any more. */
+bool tracees_all_exited(const struct tracees *t);
+/* Slots in use so far. */
+unsigned int tracees_nslots(const struct tracees *t);
+
+unsigned long long monotonic_ns(void);
+
+#endif
