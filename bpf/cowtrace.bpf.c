@@ -20,7 +20,11 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space before load. */
-const volatile bool emit_copies = false; /* stream one event per copy (--trace) */
+const volatile bool emit_copies = false; /* stream one event per copy (--trace, attribution) */
+const volatile bool capture = false;	  /* read the target's memory at each copy (attribution) */
+/* Wake the consumer only past this much unread data: a wakeup per copy would cost more than the
+ * copy itself. User space also drains the buffer every poll interval. */
+const volatile __u64 wakeup_bytes = 1 << 20;
 /* __GFP_ZERO as this kernel numbers it (read from its BTF by user space) */
 const volatile __u32 gfp_zero = 0x100;
 
@@ -51,6 +55,17 @@ struct {
 	__type(value, struct cow_proc_counts);
 } counts SEC(".maps");
 
+/* Per slot: log2 of the pymalloc pool size of the process's CPython (12 for 3.8/3.9, 14 from
+ * 3.10), 0 when it runs none. Written by user space when it finds the interpreter (a map of its
+ * own, so that it never races with BPF's updates of procs), inherited at fork, reset at exec. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COWTRACE_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} pool_shifts SEC(".maps");
+
+/* Sized by user space before load (--buffer-mb). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
@@ -79,6 +94,8 @@ struct cow_thread_state {
 	/* collector entries not yet returned: 3.13's gc_collect_main is re-entered (and returns
 	 * at once) when a finalizer calls gc.collect() during a collection */
 	__u8 gc_depth;
+	__u8 pad[5];
+	struct cow_capture cap; /* the target's memory at the fault, for attribution */
 };
 
 struct {
@@ -124,7 +141,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct cow_proc_info *info;
-	__u32 *pslot, slot, tgid = child->tgid, ptgid = parent->tgid;
+	__u32 *pslot, *pshift, *shift, slot, tgid = child->tgid, ptgid = parent->tgid;
 
 	if (child->pid != child->tgid) /* a new thread, not a new process */
 		return 0;
@@ -148,6 +165,11 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	info->exit_ns = 0;
 	info->exit_code = 0;
 	info->flags = 0;
+	/* a forked child runs its parent's interpreter */
+	pshift = bpf_map_lookup_elem(&pool_shifts, pslot);
+	shift = bpf_map_lookup_elem(&pool_shifts, &slot);
+	if (shift)
+		*shift = pshift ? *pshift : 0;
 	bpf_probe_read_kernel_str(info->comm, sizeof(info->comm), child->comm);
 	/* The child has not run yet: from here on, none of its copies is missed. */
 	bpf_map_update_elem(&traced, &tgid, &slot, BPF_ANY);
@@ -159,11 +181,15 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct cow_proc_info *info;
-	__u32 *slot, tgid = p->tgid;
+	__u32 *slot, *shift, tgid = p->tgid;
 
 	slot = traced_slot(tgid);
 	if (!slot)
 		return 0;
+	/* a new program: no interpreter known until user space has looked */
+	shift = bpf_map_lookup_elem(&pool_shifts, slot);
+	if (shift)
+		*shift = 0;
 	info = bpf_map_lookup_elem(&procs, slot);
 	if (info) {
 		info->flags |= PROC_EXECED;
@@ -282,7 +308,61 @@ int uprobe_gc_return(struct pt_regs *ctx)
 
 /* ---- counting (shared by every detector) -------------------------------------------------- */
 
-static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, __u64 addr, __u64 ip)
+/*
+ * The target's memory around the write, for user space to decode object, field and cause:
+ * read at page_fault_user, before the fault handler takes its snapshot of the page table entry.
+ * Reading the faulting page later, inside the fault, would set the entry's accessed bit:
+ * wp_page_copy() would then see the entry changed, throw its copy away and fault again.
+ * pymalloc pools are aligned to their size, so the pool header is found by masking; its size
+ * class gives the block.
+ */
+static __always_inline void capture_memory(struct cow_capture *cap, __u64 addr, __u32 slot)
+{
+	__u64 pool, pool_size, size, block;
+	__u32 szidx, maxnext, shift, *shiftp;
+
+	cap->have = 0;
+	cap->pool_addr = 0;
+	cap->block_addr = 0;
+	cap->window_addr = (addr & ~7ULL) - COW_WINDOW_BEFORE;
+	if (!bpf_probe_read_user(cap->window, COW_WINDOW, (void *)cap->window_addr))
+		cap->have |= COW_HAVE_WINDOW;
+
+	shiftp = bpf_map_lookup_elem(&pool_shifts, &slot);
+	if (!shiftp)
+		return;
+	shift = *shiftp;
+	if (shift != 12 && shift != 14)
+		return;
+	pool_size = 1ULL << shift;
+	pool = addr & ~(pool_size - 1);
+	cap->pool_addr = pool;
+	if (bpf_probe_read_user(cap->pool, COW_POOL_HEAD, (void *)pool))
+		return;
+	/* struct pool_header: szidx at 36, maxnextoffset at 44 (Objects/obmalloc.c) */
+	szidx = *(__u32 *)(cap->pool + 36);
+	maxnext = *(__u32 *)(cap->pool + 44);
+	size = ((__u64)szidx + 1) << 4;
+	if (szidx >= 32 || maxnext != pool_size - size)
+		return;
+	cap->have |= COW_HAVE_POOL;
+	if (addr < pool + COW_POOL_HEAD)
+		return;
+	block = pool + COW_POOL_HEAD + (addr - pool - COW_POOL_HEAD) / size * size;
+	cap->block_addr = block;
+	if (!bpf_probe_read_user(cap->block, COW_BLOCK_HEAD, (void *)block))
+		cap->have |= COW_HAVE_BLOCK;
+}
+
+static __always_inline __u64 copy_wakeup(void)
+{
+	return bpf_ringbuf_query(&copy_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, __u64 addr,
+				       __u64 ip, __u64 sp)
 {
 	struct cow_proc_counts *c;
 	struct cow_copy_event *e;
@@ -294,7 +374,6 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 		return;
 	if (kind < COW_KINDS)
 		__sync_fetch_and_add(&c->kind[kind], 1);
-	/* zero-page copies never held shared data: they are not GC's doing */
 	/* gc[] has 4 buckets (generations 0-2 and unknown): the mask bounds the index for the
 	 * verifier and is exact for every valid gc_state */
 	if (gc_state != GC_STATE_NONE && kind != COW_ZERO)
@@ -314,9 +393,14 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 	e->ts = bpf_ktime_get_ns();
 	e->addr = addr;
 	e->ip = ip;
+	e->sp = sp;
 	e->kind = kind;
 	e->gc_state = gc_state;
-	bpf_ringbuf_submit(e, 0);
+	if (capture)
+		e->cap = ts->cap;
+	else
+		e->cap.have = 0;
+	bpf_ringbuf_submit(e, copy_wakeup());
 }
 
 /* ---- detector fault-alloc-tp (x86-64 tracepoints) ----------------------------------------- */
@@ -358,6 +442,8 @@ int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned l
 	ts->fault_addr = address;
 	ts->slot = *slot;
 	ts->phase = PHASE_FAULT;
+	if (capture)
+		capture_memory(&ts->cap, address, *slot);
 	return 0;
 }
 
@@ -373,7 +459,8 @@ int BPF_PROG(page_alloc, struct page *page, unsigned int order, gfp_t gfp_flags,
 	if (!ts || ts->phase != PHASE_FAULT || !same_fault(ts))
 		return 0;
 	ts->phase = PHASE_COPIED;
-	count_copy(ts, (gfp_flags & gfp_zero) ? COW_ZERO : COW_ANON, ts->fault_addr, ts->fault_ip);
+	count_copy(ts, (gfp_flags & gfp_zero) ? COW_ZERO : COW_ANON, ts->fault_addr, ts->fault_ip,
+		   ts->fault_sp);
 	return 0;
 }
 
@@ -390,6 +477,7 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	struct cow_copy_event *e;
 	__u32 slot;
 
+	/* only the fields EV_COPY_FILE uses are written: the rest of the record is not read */
 	if (member != MM_FILEPAGES && member != MM_SHMEMPAGES)
 		return 0;
 	ts = thread_state_get(false);
@@ -412,11 +500,10 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 		__sync_fetch_and_add(&lost_copy_events, 1);
 		return 0;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
 	e->type = EV_COPY_FILE;
 	e->slot = slot;
 	e->tid = (__u32)bpf_get_current_pid_tgid();
 	e->ts = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, copy_wakeup());
 	return 0;
 }

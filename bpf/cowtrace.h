@@ -67,17 +67,46 @@ enum event_type {
 	EV_EXIT = 5,
 };
 
+/*
+ * What attribution needs of the target's memory, read in BPF at the fault, before the write
+ * lands (the old page is still mapped): a window around the faulting address, and when the
+ * address lies in a pymalloc pool (pool size known per process: map pool_shifts), the
+ * pool header and the first bytes of the block that holds the address.
+ */
+#define COW_WINDOW_BEFORE 32 /* window = [(addr & ~7) - 32, (addr & ~7) + 32) */
+#define COW_WINDOW	  64
+#define COW_POOL_HEAD	  48 /* struct pool_header, 64-bit CPython 3.8-3.14 */
+#define COW_BLOCK_HEAD	  48 /* pre-header (16) + GC header (16) + ob_refcnt + ob_type */
+
+#define COW_HAVE_WINDOW 0x1 /* window[] was read */
+#define COW_HAVE_POOL	0x2 /* pool[] was read and looks like a pool header */
+#define COW_HAVE_BLOCK	0x4 /* block[] was read */
+
+/* Read at the fault (see capture_memory() in bpf/cowtrace.bpf.c for why then). */
+struct cow_capture {
+	__u8 have; /* COW_HAVE_* */
+	__u8 pad[7];
+	__u64 window_addr; /* address of window[0] */
+	__u64 pool_addr;   /* address of pool[0] */
+	__u64 block_addr;  /* address of block[0] */
+	__u8 window[COW_WINDOW];
+	__u8 pool[COW_POOL_HEAD];
+	__u8 block[COW_BLOCK_HEAD];
+};
+
 struct cow_copy_event {
-	__u32 type; /* EV_COPY or EV_COPY_FILE (then only tid and ts are meaningful) */
+	__u32 type; /* EV_COPY or EV_COPY_FILE (then only slot, tid and ts are meaningful) */
 	__u32 slot;
 	__u32 pid;
 	__u32 tid;
 	__u64 ts;
 	__u64 addr; /* exact faulting address */
 	__u64 ip;   /* user instruction that wrote */
+	__u64 sp;   /* user stack pointer of the writing thread */
 	__u8 kind;
 	__u8 gc_state;
 	__u8 pad[6];
+	struct cow_capture cap;
 };
 
 struct cow_proc_event {

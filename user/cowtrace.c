@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include "cowtrace.skel.h"
 #include "cowtrace.h"
+#include "attrib.h"
 #include "detector.h"
 #include "gate.h"
 #include "kernel.h"
@@ -68,6 +69,7 @@ struct session {
 	struct pyattach *pa;
 	struct tracees tracees;
 	struct trace_printer *printer;
+	struct attrib *attrib; /* NULL with --counts-only */
 	struct spawn child;
 	bool child_reaped;
 	int child_status;
@@ -89,6 +91,7 @@ static int handle_proc_event(void *ctx, void *data, size_t len)
 		break;
 	case EV_EXEC:
 		tracees_on_exec(&s->tracees, e->slot, e->pid, monotonic_ns());
+		attrib_on_exec(s->attrib, e->slot);
 		break;
 	}
 	return 0;
@@ -98,7 +101,11 @@ static int handle_copy_event(void *ctx, void *data, size_t len)
 {
 	struct session *s = ctx;
 
-	if (len >= sizeof(struct cow_copy_event) && s->printer)
+	if (len < sizeof(struct cow_copy_event))
+		return 0;
+	if (s->attrib)
+		attrib_event(s->attrib, data);
+	if (s->printer)
 		trace_printer_event(s->printer, data);
 	return 0;
 }
@@ -119,6 +126,8 @@ static void read_counts(struct session *s, unsigned int slot, struct report_coun
 static int build_report(struct session *s, struct report *r, unsigned long long now_ns)
 {
 	unsigned int slot, n = tracees_nslots(&s->tracees);
+	const unsigned long long *causes;
+	int i;
 
 	memset(r, 0, sizeof(*r));
 	r->version = COWTRACE_VERSION;
@@ -146,8 +155,18 @@ static int build_report(struct session *s, struct report *r, unsigned long long 
 			p->py_version = te->python->version;
 			p->gc_source = te->python->gc_source;
 		}
+		causes = attrib_slot_causes(s->attrib, slot);
+		for (i = 0; causes && i < CAUSE_COUNT; i++) {
+			p->causes[i] = causes[i];
+			r->causes[i] += causes[i];
+		}
 		report_add(&r->total, &p->counts);
 		r->nprocs++;
+	}
+	if (s->attrib) {
+		r->attribution = true;
+		r->rows = attrib_rows(s->attrib, &r->nrows);
+		r->by = s->opt.by;
 	}
 	return 0;
 }
@@ -260,9 +279,14 @@ static int load_and_attach(struct session *s)
 		return EXIT_ERROR;
 	}
 	detector_select(s->skel, s->detector);
-	s->skel->rodata->emit_copies = s->opt.trace;
-	/* without --trace no copy event is ever written: don't pin 16 MiB of kernel memory */
-	if (!s->opt.trace)
+	s->skel->rodata->emit_copies = s->opt.trace || !s->opt.counts_only;
+	s->skel->rodata->capture = !s->opt.counts_only;
+	/* counts alone need no event buffer: then don't pin its kernel memory */
+	if (!s->opt.counts_only) {
+		bpf_map__set_max_entries(s->skel->maps.copy_events, s->opt.buffer_mb << 20);
+		s->skel->rodata->wakeup_bytes = (s->opt.buffer_mb << 20) / 8;
+	}
+	else if (!s->opt.trace)
 		bpf_map__set_max_entries(s->skel->maps.copy_events, getpagesize());
 	/* __GFP_ZERO's bit is an enumerator since Linux 6.10; older kernels use 0x100 (8) */
 	if (kernel_enum_value(s->btf, "___GFP_ZERO_BIT", &zero_bit) && zero_bit >= 0 &&
@@ -286,7 +310,7 @@ static int load_and_attach(struct session *s)
 		log_error("cannot set up the event buffer: %s", strerror(errno));
 		return EXIT_ERROR;
 	}
-	if (s->opt.trace &&
+	if ((s->opt.trace || !s->opt.counts_only) &&
 	    ring_buffer__add(s->rb, bpf_map__fd(s->skel->maps.copy_events), handle_copy_event, s)) {
 		log_error("cannot set up the copy event buffer: %s", strerror(errno));
 		return EXIT_ERROR;
@@ -295,6 +319,13 @@ static int load_and_attach(struct session *s)
 	if (!s->pa || tracees_init(&s->tracees, s->skel, s->pa)) {
 		log_error("out of memory");
 		return EXIT_ERROR;
+	}
+	if (!s->opt.counts_only) {
+		s->attrib = attrib_new(&s->tracees);
+		if (!s->attrib) {
+			log_error("out of memory");
+			return EXIT_ERROR;
+		}
 	}
 	return EXIT_OK;
 }
@@ -436,6 +467,7 @@ static void cleanup(struct session *s)
 {
 	trace_printer_free(s->printer);
 	ring_buffer__free(s->rb);
+	attrib_free(s->attrib);
 	pyattach_free(s->pa);
 	tracees_free(&s->tracees);
 	cowtrace_bpf__destroy(s->skel);

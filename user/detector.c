@@ -11,7 +11,7 @@ static const char *missing_tracepoint(const struct btf *btf, const char *const *
 {
 	for (; *names; names++) {
 		if (!kernel_has_tracepoint(btf, *names)) {
-			snprintf(buf, len, "kernel lacks tracepoint %s", *names);
+			snprintf(buf, len, "%s lacks tracepoint %s", kernel_btf_label(), *names);
 			return buf;
 		}
 	}

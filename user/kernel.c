@@ -10,6 +10,13 @@
 
 #define SYSFS_BTF "/sys/kernel/btf/vmlinux"
 
+static char btf_label[256] = "kernel";
+
+const char *kernel_btf_label(void)
+{
+	return btf_label;
+}
+
 struct btf *kernel_btf_load(const char *path, char *err, size_t errlen)
 {
 	struct btf *btf;
@@ -24,6 +31,8 @@ struct btf *kernel_btf_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "BTF file %s not found or unreadable: %s", path, strerror(errno));
 		return NULL;
 	}
+	if (path)
+		snprintf(btf_label, sizeof(btf_label), "BTF file %s", path);
 	btf = btf__parse(path ? path : SYSFS_BTF, NULL);
 	if (!btf) {
 		snprintf(err, errlen, "cannot parse BTF from %s: %s", path ? path : SYSFS_BTF,

@@ -10,6 +10,8 @@ struct btf;
 
 /* The kernel's BTF (path NULL: /sys/kernel/btf/vmlinux). NULL with a one-line reason in err. */
 struct btf *kernel_btf_load(const char *path, char *err, size_t errlen);
+/* "kernel", or "BTF file PATH" when --btf named one: the subject of messages about the BTF. */
+const char *kernel_btf_label(void);
 /* Does the kernel have the raw tracepoint NAME (as tp_btf programs attach to it)? */
 bool kernel_has_tracepoint(const struct btf *btf, const char *name);
 /* The value of an enumerator anywhere in the BTF; false when there is none. */

@@ -22,6 +22,10 @@ static const char usage_head[] =
 	"      --json FILE        write the machine-readable report to FILE ('-' for stdout)\n"
 	"      --fail-on EXPR     staging gate: exit 3 when EXPR holds at the end (see below)\n"
 	"  -T, --trace            print one line per copied page: time pid tid kind cause addr ip\n"
+	"      --by WHAT          break the report down by cause, type, field or region\n"
+	"  -c, --counts-only      count copies only: no object/field/cause attribution (cheapest)\n"
+	"      --buffer-mb N      copy event buffer in MiB (default 32); a full buffer loses\n"
+	"                         attribution, never counts: lost events are reported\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"  -q, --quiet            no text report\n"
 	"  -v, --verbose          show libbpf's debug output\n"
@@ -48,7 +52,10 @@ void options_usage(FILE *f)
 
 	fputs(usage_head, f);
 	for (fig = report_figures; fig->name; fig++)
-		fprintf(f, "  %-18s %s\n", fig->name, fig->help);
+		if (fig->help[0])
+			fprintf(f, "  %-18s %s\n", fig->name, fig->help);
+		else
+			fprintf(f, "  %s\n", fig->name);
 	fputs(usage_tail, f);
 }
 
@@ -76,7 +83,9 @@ static int parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-enum { OPT_JSON = 256, OPT_FAIL_ON, OPT_BTF };
+enum { OPT_JSON = 256, OPT_FAIL_ON, OPT_BTF, OPT_BY, OPT_BUFFER_MB };
+
+static const char *const by_values[] = { "cause", "type", "field", "region", NULL };
 
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 {
@@ -88,6 +97,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "btf", required_argument, NULL, OPT_BTF },
 		{ "trace", no_argument, NULL, 'T' },
+		{ "by", required_argument, NULL, OPT_BY },
+		{ "counts-only", no_argument, NULL, 'c' },
+		{ "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -95,13 +107,17 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		{},
 	};
 	int c;
+	const char *const *by;
+	char *end;
+	unsigned long mb;
 
 	memset(o, 0, sizeof(*o));
+	o->buffer_mb = 32;
 	err[0] = '\0';
 	optind = 0; /* full reset, so that the parser can run more than once (tests) */
 	opterr = 0;
 	/* '+': stop at the first non-option, which starts COMMAND even without "--" */
-	while ((c = getopt_long(argc, argv, "+:p:d:i:TqvhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:d:i:TcqvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (procfs_parse_pid(optarg, &o->pid))
@@ -128,6 +144,27 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			break;
 		case 'T':
 			o->trace = true;
+			break;
+		case 'c':
+			o->counts_only = true;
+			break;
+		case OPT_BY:
+			for (by = by_values; *by && strcmp(*by, optarg); by++)
+				;
+			if (!*by)
+				return fail(err, errlen,
+					    "invalid --by '%s' (cause, type, field or region)", optarg);
+			o->by = *by;
+			break;
+		case OPT_BUFFER_MB:
+			errno = 0;
+			mb = strtoul(optarg, &end, 10);
+			/* a ring buffer is a power of two pages; 1 MiB to 1 GiB */
+			if (errno || end == optarg || *end || mb < 1 || mb > 1024 || (mb & (mb - 1)))
+				return fail(err, errlen,
+					    "invalid --buffer-mb '%s' (a power of two, 1 to 1024)",
+					    optarg);
+			o->buffer_mb = mb;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -156,6 +193,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		return fail(err, errlen, "give either -p PID or a COMMAND, not both");
 	if (!o->pid && !o->command)
 		return fail(err, errlen, "nothing to trace: give -p PID or -- COMMAND");
+	if (o->by && o->counts_only)
+		return fail(err, errlen, "--by needs attribution, which --counts-only turns off");
 	if (o->trace && o->json_path && !strcmp(o->json_path, "-"))
 		return fail(err, errlen, "--trace and --json - both want stdout");
 	return 0;

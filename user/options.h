@@ -15,6 +15,9 @@ struct options {
 	const char *json_path;
 	const char *fail_on;
 	const char *btf_path;
+	const char *by;	    /* --by: cause, type, field or region (NULL: the default sections) */
+	unsigned int buffer_mb; /* copy event buffer size */
+	bool counts_only;   /* no object/field/cause attribution */
 	bool trace;
 	bool quiet;
 	bool verbose;

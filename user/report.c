@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include "json.h"
@@ -19,7 +20,15 @@ const struct report_figure report_figures[] = {
 	{ "gc_gen0", "gc pages in generation 0 collections (gc_gen1, gc_gen2 alike)" },
 	{ "gc_gen1", "" },
 	{ "gc_gen2", "" },
-	{ "other", "pages copied outside collections" },
+	{ "other", "pages copied outside collections (all causes but gc)" },
+	{ "refcount", "ob_refcnt written outside a collection" },
+	{ "gc_list", "GC header written outside a collection (track/untrack)" },
+	{ "alloc_into_shared", "new objects placed into blocks free when the page was shared" },
+	{ "mutation", "payload of a live object written" },
+	{ "allocator", "pymalloc metadata written" },
+	{ "native", "memory that is not Python's heap" },
+	{ "unknown", "decoded, but the writer could not be told" },
+	{ "unattributed", "copies with no decoded event (lost events, --counts-only)" },
 	{ "worker_pages_max", "the most pages any one worker copied" },
 	{ "worker_gc_max", "the most gc pages any one worker copied" },
 	{ "processes", "processes traced" },
@@ -28,6 +37,18 @@ const struct report_figure report_figures[] = {
 	{ "duration_s", "seconds traced" },
 	{},
 };
+
+unsigned long long report_unattributed(const struct report_counts *c,
+				       const unsigned long long causes[CAUSE_COUNT])
+{
+	unsigned long long explained = report_gc(c);
+	int i;
+
+	for (i = 0; i < CAUSE_COUNT; i++)
+		if (i != CAUSE_GC)
+			explained += causes[i];
+	return report_pages(c) > explained ? report_pages(c) - explained : 0;
+}
 
 unsigned long long report_pages(const struct report_counts *c)
 {
@@ -101,6 +122,11 @@ double report_figure_value(const struct report *r, const char *name)
 		}
 		return best;
 	}
+	for (i = 0; i < CAUSE_COUNT; i++)
+		if (i != CAUSE_GC && !strcmp(name, cow_cause_name(i)))
+			return r->causes[i];
+	if (!strcmp(name, "unattributed"))
+		return report_unattributed(t, r->causes);
 	if (!strcmp(name, "lost_events"))
 		return r->lost_events;
 	if (!strcmp(name, "duration_s"))
@@ -128,15 +154,107 @@ static double rel_s(const struct report *r, unsigned long long ns)
 	return ((double)ns - (double)r->start_ns) / 1e9;
 }
 
-static void text_gc_line(FILE *f, const struct report_counts *t)
+static void text_gc_line(FILE *f, const struct report *r)
 {
-	unsigned long long pages = report_pages(t), gc = report_gc(t);
+	const struct report_counts *t = &r->total;
+	unsigned long long pages = report_pages(t), gc = report_gc(t), n;
+	int i, col = 15;
 
 	fprintf(f, "by cause:      gc %llu (%.1f%%: gen0 %llu, gen1 %llu, gen2 %llu", gc,
 		pct(gc, pages), t->gc[0], t->gc[1], t->gc[2]);
 	if (t->gc[GC_GEN_UNKNOWN])
 		fprintf(f, ", gen ? %llu", t->gc[GC_GEN_UNKNOWN]);
 	fprintf(f, ")   other %llu (%.1f%%)\n", pages - gc, pct(pages - gc, pages));
+	if (!r->attribution)
+		return;
+	/* "other", split by what the decoded events say */
+	fprintf(f, "%15s", "");
+	for (i = 0; i <= CAUSE_COUNT; i++) {
+		const char *name = i < CAUSE_COUNT ? cow_cause_name(i) : "unattributed";
+		char item[64];
+		int len;
+
+		if (i == CAUSE_GC)
+			continue;
+		n = i < CAUSE_COUNT ? r->causes[i] : report_unattributed(t, r->causes);
+		if (!n)
+			continue;
+		len = snprintf(item, sizeof(item), "%s%s %llu (%.1f%%)", col > 15 ? "   " : "", name,
+			       n, pct(n, pages));
+		if (col + len > 99) {
+			fprintf(f, "\n%15s", "");
+			col = 15;
+			len = snprintf(item, sizeof(item), "%s %llu (%.1f%%)", name, n, pct(n, pages));
+		}
+		fputs(item, f);
+		col += len;
+	}
+	fputc('\n', f);
+}
+
+/* One line of a breakdown: the rows that share a key, summed. */
+struct group {
+	char key[160];
+	unsigned long long pages;
+};
+
+static int by_group_pages(const void *x, const void *y)
+{
+	const struct group *a = x, *b = y;
+
+	if (a->pages != b->pages)
+		return a->pages < b->pages ? 1 : -1;
+	return strcmp(a->key, b->key);
+}
+
+static void group_key(const struct attrib_row *row, const char *by, char *key, size_t len)
+{
+	const char *type = row->type[0] ? row->type : "?";
+
+	if (!strcmp(by, "cause"))
+		snprintf(key, len, "%s", cow_cause_name(row->cause));
+	else if (!strcmp(by, "type"))
+		snprintf(key, len, "%s", type);
+	else if (!strcmp(by, "region"))
+		snprintf(key, len, "%s", cow_region_name(row->region));
+	else
+		snprintf(key, len, "%-17s %-28.28s %s", cow_cause_name(row->cause), type,
+			 cow_field_name(row->field));
+}
+
+static void text_breakdown(FILE *f, const struct report *r, const char *by, size_t top)
+{
+	unsigned long long pages = report_pages(&r->total), decoded = 0;
+	struct group *g = calloc(r->nrows ? r->nrows : 1, sizeof(*g));
+	size_t i, j, n = 0;
+	char key[160];
+
+	if (!g)
+		return;
+	for (i = 0; i < r->nrows; i++) {
+		group_key(&r->rows[i], by, key, sizeof(key));
+		for (j = 0; j < n && strcmp(g[j].key, key); j++)
+			;
+		if (j == n)
+			snprintf(g[n++].key, sizeof(g->key), "%s", key);
+		g[j].pages += r->rows[i].pages;
+		decoded += r->rows[i].pages;
+	}
+	qsort(g, n, sizeof(*g), by_group_pages);
+	if (!strcmp(by, "field"))
+		fprintf(f, "\n%9s %6s  %-17s %-28s %s\n", "PAGES", "%", "CAUSE", "TYPE", "FIELD");
+	else
+		fprintf(f, "\n%9s %6s  %s\n", "PAGES", "%", !strcmp(by, "cause") ? "CAUSE"
+							   : !strcmp(by, "type")  ? "TYPE"
+										  : "REGION");
+	for (i = 0; i < n && i < top; i++)
+		fprintf(f, "%9llu %6.1f  %s\n", g[i].pages, pct(g[i].pages, pages), g[i].key);
+	if (n > top)
+		fprintf(f, "%9s %6s  (%zu more; --json has them all)\n", "", "", n - top);
+	if (decoded < pages)
+		fprintf(f, "%9llu %6.1f  (no decoded event: lost or not attributed)\n",
+			pages - decoded, pct(pages - decoded, pages));
+	free(g);
 }
 
 void report_text(FILE *f, const struct report *r)
@@ -150,7 +268,7 @@ void report_text(FILE *f, const struct report *r)
 	fprintf(f, "copied pages:  %llu (%.1f MiB)   anon %llu   file %llu   zero %llu (not in pages)\n",
 		pages, pages * PAGE_BYTES / MIB, t->kind[COW_ANON], t->kind[COW_FILE],
 		t->kind[COW_ZERO]);
-	text_gc_line(f, t);
+	text_gc_line(f, r);
 	if (r->lost_events || r->slots_exhausted)
 		fprintf(f, "lost:          %llu events (counts stay exact), %llu processes untraced\n",
 			r->lost_events, r->slots_exhausted);
@@ -168,11 +286,21 @@ void report_text(FILE *f, const struct report *r)
 			pp * PAGE_BYTES / MIB, pct(report_gc(&p->counts), pp), py,
 			(p->info.flags & PROC_EXITED) ? "" : " (alive)");
 	}
+	if (!r->attribution)
+		return;
+	if (r->by) {
+		text_breakdown(f, r, r->by, 40);
+		return;
+	}
+	/* by default: who wrote, as precisely as it could be told */
+	text_breakdown(f, r, "field", 15);
 }
 
-static void json_counts(struct json_writer *w, const struct report_counts *c)
+static void json_counts(struct json_writer *w, const struct report_counts *c,
+			const unsigned long long causes[CAUSE_COUNT])
 {
 	unsigned long long pages = report_pages(c), gc = report_gc(c);
+	int i;
 
 	json_key(w, "pages");
 	json_uint(w, pages);
@@ -191,8 +319,14 @@ static void json_counts(struct json_writer *w, const struct report_counts *c)
 	json_begin_object(w);
 	json_key(w, "gc");
 	json_uint(w, gc);
-	json_key(w, "other");
-	json_uint(w, pages - gc);
+	for (i = 0; i < CAUSE_COUNT; i++) {
+		if (i == CAUSE_GC)
+			continue;
+		json_key(w, cow_cause_name(i));
+		json_uint(w, causes[i]);
+	}
+	json_key(w, "unattributed");
+	json_uint(w, report_unattributed(c, causes));
 	json_end_object(w);
 	json_key(w, "gc_generations");
 	json_begin_object(w);
@@ -245,7 +379,7 @@ static void json_proc(struct json_writer *w, const struct report *r, const struc
 	} else {
 		json_null(w);
 	}
-	json_counts(w, &p->counts);
+	json_counts(w, &p->counts, p->causes);
 	json_end_object(w);
 }
 
@@ -274,8 +408,29 @@ int report_json(FILE *f, const struct report *r)
 	json_uint(w, r->slots_exhausted);
 	json_key(w, "totals");
 	json_begin_object(w);
-	json_counts(w, &r->total);
+	json_counts(w, &r->total, r->causes);
 	json_end_object(w);
+	json_key(w, "attribution");
+	json_bool(w, r->attribution);
+	json_key(w, "objects");
+	json_begin_array(w);
+	for (i = 0; i < r->nrows; i++) {
+		const struct attrib_row *row = &r->rows[i];
+
+		json_begin_object(w);
+		json_key(w, "cause");
+		json_string(w, cow_cause_name(row->cause));
+		json_key(w, "type");
+		json_string(w, row->type[0] ? row->type : NULL);
+		json_key(w, "field");
+		json_string(w, cow_field_name(row->field));
+		json_key(w, "region");
+		json_string(w, cow_region_name(row->region));
+		json_key(w, "pages");
+		json_uint(w, row->pages);
+		json_end_object(w);
+	}
+	json_end_array(w);
 	json_key(w, "processes");
 	json_begin_array(w);
 	for (i = 0; i < r->nprocs; i++)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "cowtrace.h"
+#include "attrib.h"
 
 struct report_counts {
 	unsigned long long kind[COW_KINDS];
@@ -19,6 +20,9 @@ struct report_proc {
 	const char *cmdline;	/* NULL when it could not be read */
 	const char *py_version; /* NULL when not a CPython process */
 	const char *gc_source;	/* "usdt", "uprobe:<function>", "none" */
+	/* copies attributed to each cause from decoded events; all zero without attribution.
+	 * [CAUSE_GC] is not used: the exact count is counts.gc */
+	unsigned long long causes[CAUSE_COUNT];
 };
 
 struct report {
@@ -30,8 +34,13 @@ struct report {
 	unsigned long long lost_events;
 	unsigned long long slots_exhausted;
 	struct report_counts total;
+	unsigned long long causes[CAUSE_COUNT]; /* sum over processes */
 	struct report_proc *procs;
 	size_t nprocs;
+	bool attribution;		/* object/field/cause attribution was on */
+	const struct attrib_row *rows;	/* aggregated (cause, type, field, region), most first */
+	size_t nrows;
+	const char *by;			/* --by, or NULL for the default sections */
 };
 
 struct report_figure {
@@ -44,6 +53,9 @@ extern const struct report_figure report_figures[];
 unsigned long long report_pages(const struct report_counts *c); /* anon + file */
 unsigned long long report_gc(const struct report_counts *c);
 void report_add(struct report_counts *sum, const struct report_counts *c);
+/* Copies outside collections that no decoded event explains (lost events, or no attribution). */
+unsigned long long report_unattributed(const struct report_counts *c,
+				       const unsigned long long causes[CAUSE_COUNT]);
 double report_figure_value(const struct report *r, const char *name);
 
 void report_text(FILE *f, const struct report *r);

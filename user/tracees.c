@@ -60,6 +60,18 @@ static void read_cmdline(struct tracee *te, int pid)
 	te->cmdline = strdup(buf);
 }
 
+/* Tells BPF the pymalloc pool size of slot's interpreter, so that it captures pool headers. */
+static void set_python(struct tracees *t, unsigned int slot, const struct py_binding *py)
+{
+	__u32 shift = 0;
+
+	t->slots[slot].python = py;
+	if (py && !py->interp.free_threaded && py->interp.major == 3 && py->interp.minor >= 8)
+		shift = py->interp.minor >= 10 ? 14 : 12; /* 16 KiB pools from 3.10, 4 KiB before */
+	bpf_map__update_elem(t->skel->maps.pool_shifts, &slot, sizeof(slot), &shift, sizeof(shift),
+			     0);
+}
+
 static void forget_slot(struct tracees *t, unsigned int slot)
 {
 	struct cow_proc_info info = {};
@@ -105,7 +117,7 @@ int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int pare
 		return -ESRCH;
 	}
 	read_cmdline(&t->slots[slot], pid);
-	t->slots[slot].python = pyattach_scan_pid(t->pa, pid);
+	set_python(t, slot, pyattach_scan_pid(t->pa, pid));
 	return slot;
 }
 
@@ -176,7 +188,7 @@ void tracees_on_fork(struct tracees *t, unsigned int slot, int pid)
 	if (info.parent_slot < COWTRACE_MAX_SLOTS) {
 		const struct tracee *parent = &t->slots[info.parent_slot];
 
-		te->python = parent->python;
+		set_python(t, slot, parent->python);
 		if (parent->cmdline && !te->cmdline)
 			te->cmdline = strdup(parent->cmdline);
 	}
@@ -191,7 +203,7 @@ void tracees_on_exec(struct tracees *t, unsigned int slot, int pid, unsigned lon
 		return;
 	te = &t->slots[slot];
 	read_cmdline(te, pid);
-	te->python = pyattach_scan_pid(t->pa, pid);
+	set_python(t, slot, pyattach_scan_pid(t->pa, pid));
 	/* the dynamic loader maps libpython only after exec: look again a few times */
 	te->scans_left = te->python ? 0 : 4;
 	te->next_scan_ns = now_ns + 20000000ULL;
@@ -212,7 +224,7 @@ void tracees_tick(struct tracees *t, unsigned long long now_ns)
 			te->scans_left = 0;
 			continue;
 		}
-		te->python = pyattach_scan_pid(t->pa, info.pid);
+		set_python(t, i, pyattach_scan_pid(t->pa, info.pid));
 		te->scans_left = te->python ? 0 : te->scans_left - 1;
 		te->next_scan_ns = now_ns + (5 - te->scans_left) * 100000000ULL;
 		if (!te->cmdline)

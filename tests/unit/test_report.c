@@ -107,7 +107,12 @@ static void test_json(void **state)
 	/* totals: pages are anon + file; zero only in by_kind */
 	assert_non_null(strstr(out, "\"totals\": {\n    \"pages\": 1100,\n    \"bytes\": 4505600"));
 	assert_non_null(strstr(out, "\"zero\": 50"));
-	assert_non_null(strstr(out, "\"by_cause\": {\n      \"gc\": 800,\n      \"other\": 300"));
+	/* no attribution in this report: what gc does not explain is unattributed */
+	assert_non_null(strstr(out, "\"by_cause\": {\n      \"gc\": 800,\n      \"refcount\": 0,"));
+	assert_non_null(strstr(out, "\"unattributed\": 300\n"));
+	assert_null(strstr(out, "\"other\""));
+	assert_non_null(strstr(out, "\"attribution\": false"));
+	assert_non_null(strstr(out, "\"objects\": []"));
 	/* quotes in a command line are escaped; a process without one says null */
 	assert_non_null(strstr(out, "\"cmdline\": \"python3 \\\"srv\\\".py\""));
 	assert_non_null(strstr(out, "\"cmdline\": null"));

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""What cowtrace costs: per-copy overhead, start-up time, memory (run by `make bench`, as root).
+
+1. Cost of one copy-on-write break, untraced and under each configuration in CONFIGS, measured by
+   build/workloads/cow_bench (a child writing one byte to each page of a buffer its parent
+   touched). The configurations run interleaved, run after run, so that a noisy neighbour slows
+   all of them alike; each run forks ROUNDS children, and the table gives the median and the
+   minimum over all rounds. The target is a median added cost of at most 20 %.
+2. Start-up: time from launching `cowtrace -q -d 1 -p <sleeping pid>` to its
+   "cowtrace: attached" line, and its peak RSS then (ru_maxrss from wait4: it has no children,
+   so this is the tool's own memory).
+3. Peak RSS while tracing: cowtrace -p on a cow_bench run (not its child either), which makes
+   every round's copies go through the tool's event path.
+
+    tests/bench.py [--runs N] [--rounds N] [--mib N] [--quick]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+COWTRACE = str(REPO / "cowtrace")
+COW_BENCH = str(REPO / "build" / "workloads" / "cow_bench")
+
+# (name, extra cowtrace arguments); None runs the workload without cowtrace. Add a row for each
+# mode worth pricing, e.g. ("with stacks", ["--stacks"]). A row whose options this build's
+# --help does not mention is listed as not available instead of failing the run.
+CONFIGS = [
+    ("untraced", None),
+    ("cowtrace (default)", []),
+    ("cowtrace --counts-only", ["--counts-only"]),
+]
+TARGET_ADDED_PCT = 20.0
+
+
+def run_bench(extra, mib, rounds):
+    """ns_per_copy of each round of one cow_bench run, under cowtrace when extra is not None."""
+    cmd = [COW_BENCH, "-m", str(mib), "-r", str(rounds)]
+    if extra is not None:
+        cmd = [COWTRACE, "-q"] + extra + ["--"] + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        sys.exit("bench: %s failed (%d): %s" % (" ".join(cmd), p.returncode, p.stderr.strip()))
+    vals = [float(v) for v in re.findall(r"^ns_per_copy=([\d.]+) pages=\d+$", p.stdout, re.M)]
+    if len(vals) != rounds:
+        sys.exit("bench: expected %d ns_per_copy lines from %s, got: %r"
+                 % (rounds, " ".join(cmd), p.stdout))
+    return vals
+
+
+def wait_rusage(p):
+    """Reap p with wait4; returns (exit status, ru_maxrss in KiB)."""
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, ru.ru_maxrss
+
+
+def attach(args, target_pid, timeout=60):
+    """Start cowtrace -p target_pid; returns (Popen, seconds until the attached line, stderr
+    lines list that a thread keeps filling)."""
+    t0 = time.monotonic()
+    p = subprocess.Popen([COWTRACE, "-q"] + args + ["-p", str(target_pid)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines, attached = [], threading.Event()
+
+    def pump():
+        for line in p.stderr:
+            lines.append(line)
+            if line.startswith("cowtrace: attached"):
+                attached.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    while not attached.wait(0.01):
+        if p.poll() is not None or time.monotonic() - t0 > timeout:
+            p.kill()
+            sys.exit("bench: cowtrace did not attach: %s" % "".join(lines).strip())
+    return p, time.monotonic() - t0, lines
+
+
+def startup(samples):
+    """Median seconds to attach and max peak RSS (KiB) of an idle cowtrace -d 1 -p <sleep>."""
+    sleeper = subprocess.Popen(["sleep", "1000"])
+    times, rss = [], []
+    try:
+        for _ in range(samples):
+            p, took, _ = attach(["-d", "1"], sleeper.pid)
+            code, maxrss = wait_rusage(p)
+            if code != 0:
+                sys.exit("bench: cowtrace -d 1 -p exited %d" % code)
+            times.append(took)
+            rss.append(maxrss)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    return statistics.median(times), max(rss)
+
+
+def rss_under_load(mib, rounds):
+    """Peak RSS (KiB) of cowtrace -p on a cow_bench run, and that run's ns_per_copy values."""
+    w = subprocess.Popen([COW_BENCH, "-w", "-m", str(mib), "-r", str(rounds)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p, _, lines = attach([], w.pid)
+    w.stdin.write("x")
+    w.stdin.close()
+    out = w.stdout.read()
+    w.wait()
+    code, maxrss = wait_rusage(p)
+    if code != 0:
+        sys.exit("bench: cowtrace -p on cow_bench exited %d: %s" % (code, "".join(lines)))
+    return maxrss, [float(v) for v in re.findall(r"ns_per_copy=([\d.]+)", out)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=9, help="cow_bench runs per configuration")
+    ap.add_argument("--rounds", type=int, default=3, help="forks (measurements) per run")
+    ap.add_argument("--mib", type=int, default=256, help="buffer size of cow_bench")
+    ap.add_argument("--quick", action="store_true", help="3 runs of 64 MiB, for a smoke test")
+    a = ap.parse_args()
+    if a.quick:
+        a.runs, a.mib = 3, 64
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root for BPF")
+    for f in (COWTRACE, COW_BENCH):
+        if not os.access(f, os.X_OK):
+            sys.exit("bench: %s not built (make cowtrace workloads)" % f)
+
+    helptext = subprocess.run([COWTRACE, "--help"], capture_output=True, text=True).stdout
+    configs, unavailable = [], []
+    for name, extra in CONFIGS:
+        opts = [o.split("=")[0] for o in extra or [] if o.startswith("-")]
+        (configs if all(o in helptext for o in opts) else unavailable).append((name, extra))
+
+    pages = a.mib * 1024 * 1024 // os.sysconf("SC_PAGESIZE")
+    print("cow_bench: %d MiB = %d copies per round, %d runs x %d rounds per configuration, "
+          "interleaved" % (a.mib, pages, a.runs, a.rounds))
+    # One untimed warm-up: the first touches of fresh memory in this VM are much slower.
+    run_bench(None, a.mib, 1)
+    results = {name: [] for name, _ in configs}
+    for r in range(a.runs):
+        for name, extra in configs:
+            results[name].extend(run_bench(extra, a.mib, a.rounds))
+        print("  run %d/%d done" % (r + 1, a.runs), file=sys.stderr)
+
+    base = statistics.median(results[configs[0][0]])
+    print()
+    print("%-24s %12s %12s %10s" % ("configuration", "median ns", "min ns", "added"))
+    verdict = []
+    for name, extra in configs:
+        med, lo = statistics.median(results[name]), min(results[name])
+        added = 100.0 * (med - base) / base
+        print("%-24s %12.0f %12.0f %9.1f%%" % (name, med, lo, added))
+        if extra is not None:
+            verdict.append((name, added))
+    for name, extra in unavailable:
+        print("%-24s %12s   (%s: not in this build)" % (name, "-", " ".join(extra)))
+
+    samples = 5 if not a.quick else 2
+    t_attach, rss_idle = startup(samples)
+    rss_load, load_vals = rss_under_load(a.mib, a.rounds)
+    print()
+    print("%-38s %8.2f s" % ("start-up until attached (median of %d)" % samples, t_attach))
+    print("%-38s %8.1f MiB" % ("peak RSS, idle (-d 1 -p sleep)", rss_idle / 1024))
+    print("%-38s %8.1f MiB  (ns_per_copy %s)" % ("peak RSS, tracing cow_bench (-p)",
+                                               rss_load / 1024,
+                                               " ".join("%.0f" % v for v in load_vals)))
+    print()
+    for name, added in verdict:
+        ok = "ok" if added <= TARGET_ADDED_PCT else "OVER TARGET"
+        print("%s: added cost %.1f%% per copy (target <= %.0f%%): %s"
+              % (name, added, TARGET_ADDED_PCT, ok))
+
+
+if __name__ == "__main__":
+    main()

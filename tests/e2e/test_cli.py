@@ -1,0 +1,326 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""The command line contract (docs/INTERFACE.md): errors, exit codes, signals, the gate.
+
+Every test checks afterwards that no BPF program or link the tool created is still loaded.
+"""
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import (BUILD, CowtraceProcess, assert_nothing_attached, bpf_objects,
+                      find_process, run_cowtrace, workload)
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_NOT_FOUND = 0, 1, 2, 3, 127
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_attached():
+    """Whatever a test did, the tool must not leave BPF programs or links behind."""
+    before = bpf_objects()
+    yield
+    assert_nothing_attached(before)
+
+
+@pytest.fixture
+def sleeper():
+    """A process to trace with -p that lives until the test ends; yields its pid."""
+    p = subprocess.Popen(["sleep", "1000"])
+    yield p.pid
+    p.kill()
+    p.wait()
+
+
+@pytest.fixture
+def marker(tmp_path):
+    """(command that creates a file, the file): to prove a COMMAND did not run."""
+    path = tmp_path / "command-ran"
+    return ["sh", "-c", "touch '%s'" % path], path
+
+
+def assert_one_line_error(res, code, *needles):
+    """Exit code, and stderr exactly one line 'cowtrace: ...' containing every needle (re, I)."""
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == code, "exit %d, want %d; stderr: %s" % (res.returncode, code,
+                                                                     res.stderr)
+    assert len(lines) == 1, "want a one-line error, got: %r" % res.stderr
+    assert lines[0].startswith("cowtrace: "), lines[0]
+    for n in needles:
+        assert re.search(n, lines[0], re.I), "%r does not say %r" % (lines[0], n)
+    return lines[0]
+
+
+def free_pid():
+    """A pid no process has: that of a child we started and reaped just now."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    assert not os.path.exists("/proc/%d" % p.pid)
+    return p.pid
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_not_root(sleeper):
+    res = run_cowtrace(["-p", str(sleeper)],
+                       prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               "--inh-caps=-all"])
+    assert_one_line_error(res, EXIT_ERROR, r"root|CAP_BPF")
+
+
+def test_pid_does_not_exist():
+    pid = free_pid()
+    assert_one_line_error(run_cowtrace(["-p", str(pid)]), EXIT_ERROR, str(pid))
+
+
+@pytest.mark.parametrize("pid", ["abc", "12abc", "1.5", "", "99999999999999999999"])
+def test_pid_not_a_number(pid):
+    assert_one_line_error(run_cowtrace(["-p", pid]), EXIT_USAGE, r"pid")
+
+
+def test_nothing_to_trace():
+    assert_one_line_error(run_cowtrace([]), EXIT_USAGE)
+    assert_one_line_error(run_cowtrace(["-q", "-d", "1"]), EXIT_USAGE)
+
+
+def test_pid_and_command(sleeper, marker):
+    cmd, path = marker
+    assert_one_line_error(run_cowtrace(["-p", str(sleeper), "--"] + cmd), EXIT_USAGE)
+    assert not path.exists(), "COMMAND ran despite the usage error"
+
+
+@pytest.mark.parametrize("opt", ["--bogus", "-Z", "--pid"])
+def test_bad_option(opt):
+    assert_one_line_error(run_cowtrace([opt]), EXIT_USAGE, re.escape(opt.lstrip("-")))
+
+
+@pytest.mark.parametrize("cmd", ["no-such-command-cowtrace-test", "/nonexistent/cowtrace-test"])
+def test_command_not_found(cmd):
+    assert_one_line_error(run_cowtrace(["--", cmd]), EXIT_NOT_FOUND, re.escape(cmd))
+
+
+def test_command_not_executable(tmp_path):
+    # A file that exists but cannot be executed is not "not found" (sh says 126): an error.
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\n")
+    res = run_cowtrace(["--", str(script)])
+    assert res.returncode not in (EXIT_OK, EXIT_NOT_FOUND)
+    assert res.stderr.startswith("cowtrace: ")
+
+
+def test_unwritable_json_path(marker):
+    cmd, path = marker
+    res = run_cowtrace(["--json", "/nonexistent/dir/x.json", "--"] + cmd)
+    assert_one_line_error(res, EXIT_USAGE, re.escape("/nonexistent/dir/x.json"))
+    assert not path.exists(), "COMMAND ran although the report could not be written"
+
+
+@pytest.mark.parametrize("expr", ["pages >", "pages >> 3", "> 3", "pages > abc", "pages > 1 and",
+                                  "(pages > 1", "pages > 1)", "pages = 1", "", "pages > -1"])
+def test_malformed_fail_on(expr, marker):
+    cmd, path = marker
+    res = run_cowtrace(["--fail-on", expr, "--"] + cmd)
+    assert_one_line_error(res, EXIT_USAGE, r"fail-on|gate|expr")
+    assert not path.exists(), "COMMAND ran despite a malformed --fail-on"
+
+
+def test_fail_on_unknown_figure(marker):
+    cmd, path = marker
+    res = run_cowtrace(["--fail-on", "pages > 1 or bogus_figure > 0", "--"] + cmd)
+    assert_one_line_error(res, EXIT_USAGE, r"bogus_figure")
+    assert not path.exists()
+
+
+def test_btf_missing():
+    res = run_cowtrace(["--btf", "/nonexistent/vmlinux", "--", "true"])
+    assert_one_line_error(res, EXIT_ERROR, r"btf", r"not found|no such file",
+                          re.escape("/nonexistent/vmlinux"))
+
+
+def test_btf_without_kernel_tracepoints():
+    # The tool's own BPF object has BTF, but none of the kernel's tracepoint types.
+    objs = sorted(o for o in glob.glob(str(BUILD / "*.bpf.o")) if not o.endswith(".tmp.bpf.o"))
+    assert objs, "no build/*.bpf.o to use as a foreign BTF file"
+    res = run_cowtrace(["--btf", objs[0], "--", "true"])
+    assert_one_line_error(res, EXIT_ERROR, r"tracepoint",
+                          r"page_fault_user|mm_page_alloc|sched_process_\w+|task_\w+")
+
+
+# ---------------------------------------------------------------------------------------------
+# Ending a trace
+
+
+def test_traced_pid_exits():
+    """-p on a process that exits by itself: the tool ends too, and reports how it ended."""
+    p = subprocess.Popen(["sh", "-c", "read x; exit 5"], stdin=subprocess.PIPE)
+    # Reap it as soon as it exits, as a real parent would: a zombie still has a /proc entry.
+    reaper = threading.Thread(target=p.wait, daemon=True)
+    reaper.start()
+    try:
+        with CowtraceProcess(["-p", str(p.pid)], json_report=True) as ct:
+            ct.wait_attached()
+            p.stdin.write(b"\n")
+            p.stdin.close()
+            res = ct.finish(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        reaper.join(10)
+    assert res.returncode == EXIT_OK, res.stderr
+    entry = find_process(res.report, p.pid)
+    assert entry["role"] == "root"
+    assert entry["exit_s"] is not None
+    assert 0 <= entry["exit_s"] <= res.report["duration_s"] + 0.5
+    assert entry["exit_code"] == 5
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_ends_with_report(sleeper, sig):
+    with CowtraceProcess(["-p", str(sleeper)], json_report=True) as ct:
+        ct.wait_attached()
+        ct.send_signal(sig)
+        res = ct.finish(timeout=30)
+    assert res.returncode == EXIT_OK, res.stderr
+    entry = find_process(res.report, sleeper)
+    assert entry["exit_s"] is None and entry["exit_code"] is None, "sleep 1000 is still alive"
+    assert res.report["duration_s"] > 0
+    assert res.stdout.strip(), "no text report on stdout"
+    assert os.path.exists("/proc/%d" % sleeper), "the tool must not harm the traced process"
+
+
+def test_two_sigints_end_promptly(sleeper):
+    with CowtraceProcess(["-p", str(sleeper)]) as ct:
+        ct.wait_attached()
+        ct.send_signal(signal.SIGINT)
+        ct.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        res = ct.finish(timeout=20)
+        took = time.monotonic() - t0
+    # Either a clean end or the conventional 130 / death by SIGINT; never a hang or a crash.
+    assert res.returncode in (EXIT_OK, 130, -signal.SIGINT), res
+    assert took < 10, "took %.1f s to end after two SIGINTs" % took
+    assert os.path.exists("/proc/%d" % sleeper)
+
+
+def test_duration(sleeper):
+    with CowtraceProcess(["-q", "-d", "1", "-p", str(sleeper)], json_report=True) as ct:
+        ct.wait_attached()
+        t0 = time.monotonic()
+        res = ct.finish(timeout=30)
+        after_attach = time.monotonic() - t0
+    assert res.returncode == EXIT_OK, res.stderr
+    assert 0.9 <= res.report["duration_s"] <= 5, res.report["duration_s"]
+    assert after_attach < 15
+    assert res.stdout == "", "-q must print no text report"
+
+
+def test_interval_summaries():
+    res = run_cowtrace(["-q", "-i", "0.3", "--", "sleep", "1.5"])
+    assert res.returncode == EXIT_OK, res.stderr
+    live = [l for l in res.stderr.splitlines() if not l.startswith("cowtrace: ")]
+    # About 5 expected; a loaded machine may lose one or two ticks, never all of them.
+    assert 2 <= len(live) <= 10, "want ~5 live summaries every 0.3 s: %r" % res.stderr
+    assert all("pages" in l for l in live), live
+
+
+def test_json_to_stdout():
+    res = run_cowtrace(["--json", "-", "--", workload("cow_writer"), "-n", "3", "-o", "/dev/null"])
+    assert res.returncode == EXIT_OK, res.stderr
+    report = json.loads(res.stdout)  # stdout holds the JSON and nothing else
+    assert report["totals"]["pages"] >= 3
+    # The text report moved to stderr.
+    assert [l for l in res.stderr.splitlines() if not l.startswith("cowtrace: ")]
+
+
+def test_trace_and_json_both_on_stdout():
+    assert_one_line_error(run_cowtrace(["-T", "--json", "-", "--", "true"]), EXIT_USAGE)
+
+
+# ---------------------------------------------------------------------------------------------
+# The gate and exit statuses
+
+
+def test_fail_on_holds():
+    res = run_cowtrace(["-q", "--fail-on", "pages > 0", "--", workload("cow_writer"), "-n", "10"],
+                       json_report=True)
+    assert res.returncode == EXIT_GATE, res.stderr
+    # It says why: the figure, its value and the comparison.
+    pages = res.report["totals"]["pages"]
+    assert pages >= 10
+    why = [l for l in res.stderr.splitlines() if "pages" in l]
+    assert why, "no reason on stderr: %r" % res.stderr
+    assert any(str(pages) in l for l in why), "the reason does not give pages=%d: %r" % (
+        pages, why)
+
+
+def test_fail_on_figures_are_the_report():
+    """Gate figures are the report's numbers: a threshold just below holds, at the value not."""
+    args = ["-q", "--", workload("cow_writer"), "-n", "50"]
+    first = run_cowtrace(args, json_report=True)
+    assert first.returncode == EXIT_OK, first.stderr
+    workers = [p for p in first.report["processes"] if p["role"] == "worker"]
+    assert len(workers) == 1
+    anon = workers[0]["by_kind"]["anon"]
+    assert anon >= 50
+    # worker_pages_max of this run is the one worker's pages; the child's count is exact, so the
+    # same threshold behaves the same in the next run.
+    held = run_cowtrace(["--fail-on", "worker_pages_max >= %d" % workers[0]["pages"]] + args)
+    assert held.returncode == EXIT_GATE, held.stderr
+    not_held = run_cowtrace(["--fail-on", "worker_pages_max > %d" % workers[0]["pages"]] + args)
+    assert not_held.returncode == EXIT_OK, not_held.stderr
+    # Not Python: no collection ever ran, so a gc gate never holds.
+    gc_gate = run_cowtrace(["--fail-on", "gc > 0 or gc_pct > 0 or worker_gc_max > 0"] + args)
+    assert gc_gate.returncode == EXIT_OK, "a C workload tripped a gc gate: %s" % gc_gate.stderr
+
+
+def test_fail_on_not_held_passes_status():
+    res = run_cowtrace(["-q", "--fail-on", "pages > 100000", "--", workload("cow_writer"),
+                        "-n", "10"])
+    assert res.returncode == EXIT_OK, res.stderr
+    res = run_cowtrace(["-q", "--fail-on", "pages > 100000", "--", "sh", "-c", "exit 7"])
+    assert res.returncode == 7, res.stderr
+
+
+@pytest.mark.parametrize("script,code", [("exit 0", 0), ("exit 7", 7), ("exit 42", 42),
+                                         ("kill -TERM $$", 128 + 15), ("kill -KILL $$", 128 + 9)])
+def test_command_status_passed_through(script, code):
+    res = run_cowtrace(["-q", "--", "sh", "-c", script])
+    assert res.returncode == code, res.stderr
+
+
+def test_command_gets_args_and_stdin():
+    res = run_cowtrace(["-q", "--", "sh", "-c", 'read x; echo "$x/$1"', "sh", "arg one"],
+                       input="from stdin\n")
+    assert res.returncode == EXIT_OK, res.stderr
+    assert res.stdout == "from stdin/arg one\n"
+
+
+def test_help():
+    res = run_cowtrace(["--help"])
+    assert res.returncode == EXIT_OK
+    text = res.stdout
+    for opt in ("--pid", "--duration", "--interval", "--json", "--fail-on", "--trace", "--btf",
+                "--quiet", "--verbose", "--version"):
+        assert opt in text, "--help does not mention %s" % opt
+    # The gate's figures, each on its own line.
+    for fig in ("pages", "anon", "file", "zero", "gc", "gc_pct", "other"):
+        assert re.search(r"^\s+%s\s" % fig, text, re.M), "--help does not list figure %s" % fig
+    assert re.search(r"^examples?:", text, re.I | re.M), "--help has no examples"
+    assert "--fail-on '" in text, "no --fail-on example"
+    assert run_cowtrace(["-h"]).stdout == text
+
+
+def test_version():
+    res = run_cowtrace(["--version"])
+    assert res.returncode == EXIT_OK
+    m = re.fullmatch(r"cowtrace (\d+\.\d+\.\d+)\S*\n", res.stdout)
+    assert m, "unexpected --version output %r" % res.stdout
+    report = run_cowtrace(["-q", "--", "true"], json_report=True).report
+    assert report["version"] == m[1] or res.stdout.split()[1] == report["version"]

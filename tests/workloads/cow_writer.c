@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * cow_writer: make an exactly known number of copy-on-write page copies in a child process.
+ *
+ *   cow_writer [-n PAGES] [-k anon|file|zero] [-t] [-s SECONDS] [-e] [-w] [-W] [-o FILE]
+ *
+ * The parent maps PAGES + 1 pages (the extra page is never written by the child, so a test can
+ * check that nothing outside the written range is reported), prepares them, starts the child and
+ * exits with the child's status (128 + signal if it was killed). The child prints
+ *
+ *   cow_writer pid=<child pid> tid=<writer tid> base=0x<hex> pages=N offset=0x123 kind=<k>
+ *      writer=0x<address of the store loop function>
+ *
+ * (one line) and then writes one byte at base + i * page_size + 0x123 for i = 0 .. N-1, in
+ * ascending order, from one store instruction inside touch_pages().
+ *
+ *   anon  the parent writes every page (each becomes a real private page, not the zero page);
+ *         the child's writes break copy-on-write: N anon copies.
+ *   file  the parent fills a temporary file (unlinked at once) with N + 1 pages of data and maps
+ *         it MAP_PRIVATE; the child reads every page (mapping the page-cache page read-only) and
+ *         then writes: N file copies. The child does it, not the parent, so that pid, tid and
+ *         process role are the same for every kind. The read first matters: a write to a
+ *         not-yet-mapped private file page is a fresh fault (do_cow_fault), not a write to a
+ *         present page. The file lives in $TMPDIR or /tmp.
+ *   zero  the mapping is left untouched by the parent; the child reads every page (mapping the
+ *         shared zero page) and then writes: N zero-page copies.
+ *
+ *   -t  the child writes from a second thread; tid= is that thread's id.
+ *   -s  the child sleeps SECONDS after printing its line and before touching the pages, so a
+ *       tracer can attach to a child that already exists.
+ *   -e  the child execs /bin/true after its writes.
+ *   -w  the parent waits for one byte on stdin before starting the child, so a tracer can
+ *       attach first and see the child being created.
+ *   -W  the child waits for one byte on stdin after printing its line (like -s, without
+ *       guessing how long a tracer needs to attach).
+ *   -o  print the line to FILE instead of stdout: a tracer that passes its own stdout to the
+ *       command (cowtrace --trace) could otherwise interleave its output with the line.
+ *
+ * Why the child runs on a fresh stack (clone() instead of fork()): after fork() parent and child
+ * share the stack pages, and whichever writes one first takes the copy. The parent's wait and the
+ * child's writes race for them, and how many stack pages the child touches also depends on the
+ * random sub-page offset of the stack (ASLR). Either would make the child's number of "other"
+ * copies vary between runs. On a stack the parent never touched, the child's own stack faults
+ * are first-touch faults, not copies, and its remaining copies (libc data, TLS) are the same in
+ * every run, so "copies with -n N" minus "copies with -n 0" is exactly N. (For the same
+ * reason the parent calls no libc function for the first time after clone(); see main().)
+ * Transparent huge pages are disabled on the mappings so that every copy is one 4 KiB page.
+ */
+#define _GNU_SOURCE /* clone() */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WRITE_OFFSET 0x123
+#define CHILD_STACK  (256 * 1024)
+
+enum kind { KIND_ANON, KIND_FILE, KIND_ZERO };
+static const char *const kind_names[] = { "anon", "file", "zero" };
+
+static struct {
+	long pages;
+	enum kind kind;
+	int thread;
+	double sleep_s;
+	int exec_true;
+	int wait_stdin;
+	int child_wait_stdin;
+	int out_fd;
+	long page_size;
+	unsigned char *base;
+} cfg = { .kind = KIND_ANON, .out_fd = STDOUT_FILENO };
+
+static void die(const char *what)
+{
+	fprintf(stderr, "cow_writer: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: cow_writer [-n PAGES] [-k anon|file|zero] [-t] [-s SECONDS] [-e] [-w] [-W]"
+		" [-o FILE]\n");
+	exit(2);
+}
+
+/* Read every page so it is mapped (page cache or zero page) before it is written. */
+static void __attribute__((noinline)) read_pages(long n)
+{
+	volatile unsigned char *p = cfg.base;
+	unsigned long sum = 0;
+
+	for (long i = 0; i < n; i++)
+		sum += p[i * cfg.page_size + WRITE_OFFSET];
+	/* Keep the loads: an unused sum would let the compiler drop them despite volatile. */
+	__asm__ volatile("" : : "r"(sum));
+}
+
+/*
+ * The store that makes the copies. noinline so the test can check that every reported fault
+ * address comes with a user IP inside this function (printed as writer=).
+ */
+static void __attribute__((noinline)) touch_pages(long n)
+{
+	volatile unsigned char *p = cfg.base;
+
+	for (long i = 0; i < n; i++)
+		p[i * cfg.page_size + WRITE_OFFSET] = 0x5a;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Everything the writing thread does, in the order the header comment promises. */
+static void *writer(void *unused)
+{
+	char line[256];
+	int len;
+
+	len = snprintf(line, sizeof(line),
+		       "cow_writer pid=%d tid=%d base=%p pages=%ld offset=%#x kind=%s writer=%p\n",
+		       getpid(), (int)syscall(SYS_gettid), (void *)cfg.base, cfg.pages,
+		       WRITE_OFFSET, kind_names[cfg.kind], (void *)touch_pages);
+	/* write(2), not stdio: no buffer to allocate, and the line is out before the writes. */
+	if (write(cfg.out_fd, line, len) != len)
+		_exit(1);
+	if (cfg.sleep_s > 0)
+		sleep_s(cfg.sleep_s);
+	if (cfg.child_wait_stdin) {
+		char c;
+
+		if (read(STDIN_FILENO, &c, 1) != 1)
+			_exit(1);
+	}
+	if (cfg.kind != KIND_ANON)
+		read_pages(cfg.pages + 1);
+	touch_pages(cfg.pages);
+	return NULL;
+}
+
+static int child_main(void *unused)
+{
+	if (cfg.thread) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, writer, NULL) || pthread_join(t, NULL))
+			_exit(1);
+	} else {
+		writer(NULL);
+	}
+	if (cfg.exec_true) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	_exit(0);
+}
+
+static void map_region(void)
+{
+	size_t len = (cfg.pages + 1) * cfg.page_size;
+	void *p;
+
+	if (cfg.kind == KIND_FILE) {
+		const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+		char path[4096];
+		unsigned char *buf;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/cow_writer.XXXXXX", dir);
+		fd = mkstemp(path);
+		if (fd < 0)
+			die("mkstemp");
+		unlink(path);
+		/* Real data, no holes: a hole need not be mapped as a file page. */
+		buf = malloc(cfg.page_size);
+		if (!buf)
+			die("malloc");
+		memset(buf, 0xa5, cfg.page_size);
+		for (long i = 0; i < cfg.pages + 1; i++)
+			if (write(fd, buf, cfg.page_size) != cfg.page_size)
+				die("write temp file");
+		free(buf);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			die("mmap file");
+		close(fd);
+	} else {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			die("mmap");
+		/* A huge (zero) page would be split on the first write: keep everything 4 KiB. */
+		madvise(p, len, MADV_NOHUGEPAGE);
+	}
+	cfg.base = p;
+	if (cfg.kind == KIND_ANON)
+		for (long i = 0; i < cfg.pages + 1; i++)
+			cfg.base[i * cfg.page_size] = 1;
+}
+
+int main(int argc, char **argv)
+{
+	char *stack, *end;
+	int opt, status;
+	pid_t pid;
+
+	while ((opt = getopt(argc, argv, "n:k:ts:ewWo:")) != -1) {
+		switch (opt) {
+		case 'n':
+			errno = 0;
+			cfg.pages = strtol(optarg, &end, 10);
+			if (errno || *end || cfg.pages < 0)
+				usage();
+			break;
+		case 'k':
+			if (!strcmp(optarg, "anon"))
+				cfg.kind = KIND_ANON;
+			else if (!strcmp(optarg, "file"))
+				cfg.kind = KIND_FILE;
+			else if (!strcmp(optarg, "zero"))
+				cfg.kind = KIND_ZERO;
+			else
+				usage();
+			break;
+		case 't':
+			cfg.thread = 1;
+			break;
+		case 's':
+			cfg.sleep_s = strtod(optarg, &end);
+			if (*end || cfg.sleep_s < 0)
+				usage();
+			break;
+		case 'e':
+			cfg.exec_true = 1;
+			break;
+		case 'w':
+			cfg.wait_stdin = 1;
+			break;
+		case 'W':
+			cfg.child_wait_stdin = 1;
+			break;
+		case 'o':
+			cfg.out_fd = open(optarg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+			if (cfg.out_fd < 0)
+				die(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	cfg.page_size = sysconf(_SC_PAGESIZE);
+	map_region();
+
+	/* Untouched by the parent: the child's stack faults are first touches, never copies. */
+	stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		die("mmap stack");
+
+	if (cfg.wait_stdin) {
+		char c;
+
+		if (read(STDIN_FILENO, &c, 1) != 1)
+			die("read stdin");
+	}
+
+	/*
+	 * After clone() the parent must not write the pages the child writes, or whichever of the
+	 * two writes first takes the copy. The first call of a libc function resolves its PLT slot
+	 * (lazy binding), writing the executable's GOT and ld.so's data, which the child also
+	 * writes when it resolves its own calls. So the parent waits through syscall(), called once
+	 * here to resolve it, rather than waitpid(), which it would call for the first time.
+	 */
+	syscall(SYS_getpid);
+	pid = clone(child_main, stack + CHILD_STACK, SIGCHLD, NULL);
+	if (pid < 0)
+		die("clone");
+	while (syscall(SYS_wait4, pid, &status, 0, NULL) < 0)
+		if (errno != EINTR)
+			die("wait4");
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}

@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "attrib.h"
+#include "cowtrace.skel.h"
+#include "procfs.h"
+#include "pylayout.h"
+#include "pytypes.h"
+#include "tracees.h"
+
+/* Re-read a process's mappings at most this often when an address is not in them. */
+#define MAPS_REFRESH_NS 20000000ULL
+/* Processes whose memory may still hold a type object: the writer, then its ancestors. */
+#define READ_CHAIN 8
+
+struct read_chain {
+	int pids[READ_CHAIN];
+	int fds[READ_CHAIN]; /* /proc/PID/mem, opened on first use; -1 not yet, -2 gone */
+	int n;
+};
+
+static void chain_close(struct read_chain *c);
+
+struct maps {
+	struct map_entry *v;
+	size_t n, cap;
+	unsigned long long read_ns;
+	bool valid;
+};
+
+/*
+ * Processes forked from one another without exec share the addresses of everything that existed
+ * at fork, type objects above all: one type cache per such family, keyed by the slot that
+ * started it (the root, or the last exec).
+ */
+struct family {
+	unsigned int slot;
+	const struct py_layout *layout;
+	struct py_type_cache *types;
+};
+
+struct slot_cache {
+	bool have;
+	unsigned int family_slot;
+	struct read_chain chain;
+};
+
+struct attrib {
+	struct tracees *t;
+	struct slot_cache *cache;		 /* per slot: family and readers */
+	struct maps *maps;			 /* per slot */
+	unsigned long long (*causes)[CAUSE_COUNT]; /* per slot */
+	bool *seen;				 /* per slot */
+	struct family *families;
+	size_t nfamilies, capfamilies;
+	struct attrib_row *rows; /* open addressing */
+	size_t nrows, caprows;
+	struct attrib_row *sorted;
+};
+
+struct attrib *attrib_new(struct tracees *t)
+{
+	struct attrib *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->t = t;
+	a->maps = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->maps));
+	a->causes = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->causes));
+	a->seen = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->seen));
+	a->cache = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->cache));
+	a->caprows = 1024;
+	a->rows = calloc(a->caprows, sizeof(*a->rows));
+	if (!a->maps || !a->causes || !a->seen || !a->cache || !a->rows) {
+		attrib_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void attrib_free(struct attrib *a)
+{
+	size_t i;
+
+	if (!a)
+		return;
+	if (a->maps)
+		for (i = 0; i < COWTRACE_MAX_SLOTS; i++)
+			free(a->maps[i].v);
+	if (a->cache)
+		for (i = 0; i < COWTRACE_MAX_SLOTS; i++)
+			chain_close(&a->cache[i].chain);
+	for (i = 0; i < a->nfamilies; i++)
+		py_type_cache_free(a->families[i].types);
+	free(a->families);
+	free(a->maps);
+	free(a->causes);
+	free(a->seen);
+	free(a->cache);
+	free(a->rows);
+	free(a->sorted);
+	free(a);
+}
+
+static struct cow_proc_info slot_info(struct attrib *a, unsigned int slot)
+{
+	struct cow_proc_info info = {};
+
+	bpf_map__lookup_elem(a->t->skel->maps.procs, &slot, sizeof(slot), &info, sizeof(info), 0);
+	return info;
+}
+
+/* ---- memory maps ------------------------------------------------------------------------ */
+
+static int add_map(const struct map_entry *e, void *ctx)
+{
+	struct maps *m = ctx;
+
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 64;
+		void *p = realloc(m->v, cap * sizeof(*m->v));
+
+		if (!p)
+			return -ENOMEM;
+		m->v = p;
+		m->cap = cap;
+	}
+	m->v[m->n++] = *e;
+	return 0;
+}
+
+static bool read_maps(struct maps *m, int pid, unsigned long long now)
+{
+	m->n = 0;
+	m->read_ns = now;
+	m->valid = procfs_for_each_map("/proc", pid, add_map, m) == 0 && m->n > 0;
+	return m->valid;
+}
+
+static const struct map_entry *find_map(const struct maps *m, unsigned long long addr,
+					size_t *index)
+{
+	size_t lo = 0, hi = m->n;
+
+	/* /proc/PID/maps lists mappings in address order */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (addr < m->v[mid].start)
+			hi = mid;
+		else if (addr >= m->v[mid].end)
+			lo = mid + 1;
+		else {
+			*index = mid;
+			return &m->v[mid];
+		}
+	}
+	return NULL;
+}
+
+/* The mappings that describe slot's address space: its own, else (exited before we read them)
+ * those of the nearest ancestor it was forked from without exec since. */
+static const struct maps *maps_for(struct attrib *a, unsigned int slot, int pid,
+				   unsigned long long addr, unsigned long long now)
+{
+	struct maps *m = &a->maps[slot];
+	struct cow_proc_info info;
+	size_t idx, depth;
+
+	if (m->valid && find_map(m, addr, &idx))
+		return m;
+	if (!m->valid || now - m->read_ns >= MAPS_REFRESH_NS) {
+		if (read_maps(m, pid, now) || m->valid)
+			return m;
+	}
+	for (depth = 0; depth < READ_CHAIN; depth++) {
+		info = slot_info(a, slot);
+		if ((info.flags & PROC_EXECED) || info.parent_slot >= COWTRACE_MAX_SLOTS)
+			break;
+		slot = info.parent_slot;
+		if (a->maps[slot].valid)
+			return &a->maps[slot];
+	}
+	return m->valid ? m : NULL;
+}
+
+static bool same_file(const struct map_entry *e, const struct py_binding *py)
+{
+	return py && e->inode == py->ino && makedev(e->dev_major, e->dev_minor) == py->dev;
+}
+
+static enum cow_region region_of(const struct maps *m, const struct py_binding *py,
+				 unsigned long long addr, unsigned long long sp)
+{
+	const struct map_entry *e;
+	size_t idx, sidx;
+
+	if (!m || !(e = find_map(m, addr, &idx)))
+		return REGION_UNKNOWN;
+	if (!strcmp(e->path, "[heap]"))
+		return REGION_MALLOC;
+	if (!strcmp(e->path, "[stack]") || (find_map(m, sp, &sidx) && sidx == idx))
+		return REGION_STACK;
+	/* the interpreter's writable data, and its .bss: the anonymous mapping right after it */
+	if (same_file(e, py) ||
+	    (!e->path[0] && idx > 0 && m->v[idx - 1].end == e->start && same_file(&m->v[idx - 1], py)))
+		return REGION_INTERP_DATA;
+	return REGION_OTHER;
+}
+
+/* ---- type objects ----------------------------------------------------------------------- */
+
+/*
+ * Reads go through /proc/PID/mem, never process_vm_readv(): the latter pins the pages
+ * (FOLL_PIN), and since Linux 5.19 a read-only pin of an anonymous page shared after fork
+ * unshares it, which is a copy-on-write copy of the target's memory. /proc/PID/mem takes plain
+ * references (FOLL_GET), which leave the sharing alone. The tracer must not make the copies it
+ * counts.
+ */
+static int chain_read(void *ctx, unsigned long long addr, void *buf, size_t len)
+{
+	struct read_chain *c = ctx;
+	int i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->fds[i] == -2)
+			continue;
+		if (c->fds[i] < 0) {
+			char path[64];
+
+			snprintf(path, sizeof(path), "/proc/%d/mem", c->pids[i]);
+			c->fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+			if (c->fds[i] < 0) {
+				c->fds[i] = -2; /* gone: don't try again */
+				continue;
+			}
+		}
+		if (pread(c->fds[i], buf, len, (off_t)addr) == (ssize_t)len)
+			return 0;
+	}
+	return -EFAULT;
+}
+
+static void chain_close(struct read_chain *c)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->fds[i] >= 0)
+			close(c->fds[i]);
+	c->n = 0;
+}
+
+struct lookup_ctx {
+	struct family *family;
+	struct mem_reader reader;
+};
+
+static bool lookup_type(unsigned long long type_ptr, struct py_type_info *out, void *ctx)
+{
+	struct lookup_ctx *l = ctx;
+
+	return py_type_lookup(l->family->types, &l->reader, type_ptr, out);
+}
+
+static unsigned int family_slot(struct attrib *a, unsigned int slot, struct read_chain *chain)
+{
+	struct cow_proc_info info;
+	int depth;
+
+	chain->n = 0;
+	for (depth = 0; depth < READ_CHAIN; depth++) {
+		info = slot_info(a, slot);
+		if (info.pid && !(info.flags & PROC_EXITED)) {
+			chain->fds[chain->n] = -1;
+			chain->pids[chain->n++] = info.pid;
+		}
+		if ((info.flags & PROC_EXECED) || info.parent_slot >= COWTRACE_MAX_SLOTS)
+			break;
+		slot = info.parent_slot;
+	}
+	return slot;
+}
+
+static struct family *family_of(struct attrib *a, unsigned int fslot,
+				const struct py_layout *layout)
+{
+	struct family *f;
+	size_t i;
+
+	for (i = 0; i < a->nfamilies; i++)
+		if (a->families[i].slot == fslot && a->families[i].layout == layout)
+			return &a->families[i];
+	if (a->nfamilies == a->capfamilies) {
+		size_t cap = a->capfamilies ? 2 * a->capfamilies : 8;
+		void *p = realloc(a->families, cap * sizeof(*a->families));
+
+		if (!p)
+			return NULL;
+		a->families = p;
+		a->capfamilies = cap;
+	}
+	f = &a->families[a->nfamilies];
+	f->slot = fslot;
+	f->layout = layout;
+	f->types = py_type_cache_new(layout);
+	if (!f->types)
+		return NULL;
+	a->nfamilies++;
+	return f;
+}
+
+/* ---- aggregation ------------------------------------------------------------------------ */
+
+static unsigned long row_hash(const struct attrib_row *r)
+{
+	unsigned long h = 1469598103934665603ULL;
+	const char *s;
+
+	h = (h ^ r->cause) * 1099511628211ULL;
+	h = (h ^ r->field) * 1099511628211ULL;
+	h = (h ^ r->region) * 1099511628211ULL;
+	for (s = r->type; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static bool row_equal(const struct attrib_row *x, const struct attrib_row *y)
+{
+	return x->cause == y->cause && x->field == y->field && x->region == y->region &&
+	       !strcmp(x->type, y->type);
+}
+
+static void insert_row(struct attrib_row *rows, size_t cap, const struct attrib_row *r)
+{
+	size_t i = row_hash(r) & (cap - 1);
+
+	while (rows[i].pages && !row_equal(&rows[i], r))
+		i = (i + 1) & (cap - 1);
+	if (rows[i].pages)
+		rows[i].pages += r->pages;
+	else
+		rows[i] = *r;
+}
+
+static void add_row(struct attrib *a, const struct attrib_row *r)
+{
+	size_t i;
+
+	if (2 * (a->nrows + 1) > a->caprows) {
+		struct attrib_row *bigger = calloc(2 * a->caprows, sizeof(*bigger));
+
+		if (!bigger)
+			return;
+		for (i = 0; i < a->caprows; i++)
+			if (a->rows[i].pages)
+				insert_row(bigger, 2 * a->caprows, &a->rows[i]);
+		free(a->rows);
+		a->rows = bigger;
+		a->caprows *= 2;
+	}
+	i = row_hash(r) & (a->caprows - 1);
+	while (a->rows[i].pages && !row_equal(&a->rows[i], r))
+		i = (i + 1) & (a->caprows - 1);
+	if (!a->rows[i].pages)
+		a->nrows++;
+	insert_row(a->rows, a->caprows, r);
+}
+
+void attrib_event(struct attrib *a, const struct cow_copy_event *e)
+{
+	unsigned long long now = monotonic_ns();
+	const struct py_binding *py;
+	const struct py_layout *layout = NULL;
+	struct lookup_ctx l = {};
+	struct py_decoded d;
+	struct attrib_row row = { .pages = 1 };
+	const struct maps *m;
+
+	/* file copies are corrected after the fact; zero-page copies are not in pages */
+	if (e->type != EV_COPY || e->kind == COW_ZERO || e->slot >= COWTRACE_MAX_SLOTS)
+		return;
+	py = a->t->slots[e->slot].python;
+	if (py && !py->interp.free_threaded)
+		layout = py_layout_for(py->interp.major, py->interp.minor);
+	m = maps_for(a, e->slot, e->pid, e->addr, now);
+	if (layout) {
+		struct slot_cache *c = &a->cache[e->slot];
+
+		/* one lookup of the process tree per slot, not per event */
+		if (!c->have) {
+			chain_close(&c->chain);
+			c->family_slot = family_slot(a, e->slot, &c->chain);
+			c->have = true;
+		}
+		l.family = family_of(a, c->family_slot, layout);
+		l.reader.read = chain_read;
+		l.reader.ctx = &c->chain;
+	}
+	py_decode(l.family ? layout : NULL, e, region_of(m, py, e->addr, e->sp),
+		  l.family ? lookup_type : NULL, &l, &d);
+	row.cause = d.cause;
+	row.field = d.field;
+	row.region = d.region;
+	snprintf(row.type, sizeof(row.type), "%s", d.type);
+	add_row(a, &row);
+	if (d.cause < CAUSE_COUNT)
+		a->causes[e->slot][d.cause]++;
+	a->seen[e->slot] = true;
+}
+
+const unsigned long long *attrib_slot_causes(const struct attrib *a, unsigned int slot)
+{
+	if (!a || slot >= COWTRACE_MAX_SLOTS || !a->seen[slot])
+		return NULL;
+	return a->causes[slot];
+}
+
+static int by_pages(const void *x, const void *y)
+{
+	const struct attrib_row *a = x, *b = y;
+
+	if (a->pages != b->pages)
+		return a->pages < b->pages ? 1 : -1;
+	if (a->cause != b->cause)
+		return a->cause < b->cause ? -1 : 1;
+	return strcmp(a->type, b->type);
+}
+
+const struct attrib_row *attrib_rows(struct attrib *a, size_t *n)
+{
+	size_t i, k = 0;
+
+	free(a->sorted);
+	a->sorted = calloc(a->nrows ? a->nrows : 1, sizeof(*a->sorted));
+	if (!a->sorted) {
+		*n = 0;
+		return NULL;
+	}
+	for (i = 0; i < a->caprows && k < a->nrows; i++)
+		if (a->rows[i].pages)
+			a->sorted[k++] = a->rows[i];
+	qsort(a->sorted, k, sizeof(*a->sorted), by_pages);
+	*n = k;
+	return a->sorted;
+}
+
+void attrib_on_exec(struct attrib *a, unsigned int slot)
+{
+	if (!a || slot >= COWTRACE_MAX_SLOTS)
+		return;
+	/* a new program: new mappings, and its objects are no longer its parent's */
+	chain_close(&a->cache[slot].chain);
+	a->cache[slot].have = false;
+	a->maps[slot].valid = false;
+}

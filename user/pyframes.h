@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Where CPython keeps what a stack walker needs, per version: from _PyRuntime to the thread
+ * state of a given thread, from there along the frame chain to the code objects, and in the code
+ * objects the names, file, first line and line table. Offsets are bytes, x86-64, default
+ * (GIL) builds; -1 means the field does not exist in that version.
+ *
+ * Every value for 3.8-3.13 was read from the DWARF of the pyenv builds and of Debian's 3.11
+ * (gdb), computed again with offsetof() against each version's installed headers, and followed
+ * in live processes by tests/e2e/check_pyframes.py. 3.14 comes from CPython's published
+ * sources only (untested = 1). Sources, commands and output: docs/python-frames.md.
+ *
+ * The walk, in short (see the doc for the costs and the reasons):
+ *   tstate:  the thread list of the interpreter, matched on thread_id, which is pthread_self()
+ *            and on x86-64 glibc equals the thread's fs base (task->thread.fsbase); it survives
+ *            fork(), while native_thread_id (3.11+) is rewritten only in PyOS_AfterFork_Child.
+ *            3.8-3.11 also have runtime_tstate_current, which is only the GIL holder.
+ *   frame:   3.8-3.10 tstate->frame (PyFrameObject); 3.11/3.12 tstate->cframe->current_frame;
+ *            3.13+ tstate->current_frame (both _PyInterpreterFrame)
+ *   next:    frame_previous; in 3.12+ skip frames whose owner >= frame_owner_incomplete
+ *   code:    frame_code, with the low frame_code_tag_bits cleared (3.14 _PyStackRef)
+ *   offset:  3.8-3.10 f_lasti * lasti_unit; 3.11+ frame_instr_ptr value - (code + code_adaptive)
+ *   line:    py_code_line() (pylines.h) on the bytes of code_linetable
+ */
+#ifndef COWTRACE_PYFRAMES_H
+#define COWTRACE_PYFRAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * PyASCIIObject.state (Include/cpython/unicodeobject.h), the same bits in 3.8-3.14 default
+ * builds: interned:2, kind:3, compact:1, ascii:1, then ready:1 (<= 3.11) or
+ * statically_allocated:1 (3.12+). A string whose state has COMPACT and ASCII set keeps its
+ * characters right after the PyASCIIObject header (unicode_ascii_data), NUL-terminated, length
+ * at unicode_length. Names and file names of code objects are nearly always such strings.
+ */
+#define PY_UNICODE_STATE_KIND_SHIFT 2
+#define PY_UNICODE_STATE_KIND_MASK  7
+#define PY_UNICODE_STATE_COMPACT    (1u << 5)
+#define PY_UNICODE_STATE_ASCII	    (1u << 6)
+
+/*
+ * All fields are int so that the table can be listed generically (py_frame_offset_fields).
+ * Offsets are relative to the start of the named structure.
+ */
+struct py_frame_offsets {
+	int major, minor;
+	int untested; /* 1: from published sources only, never run here */
+
+	/* _PyRuntime (the symbol; 3.13+: debug offsets first) */
+	int runtime_size;	       /* sizeof(_PyRuntimeState), = st_size of the symbol */
+	int runtime_debug_offsets;     /* _Py_DebugOffsets, "xdebugpy" (3.13+) */
+	int runtime_tstate_current;    /* gilstate.tstate_current: GIL holder or NULL (3.8-3.11) */
+	int runtime_autotss_key;       /* Py_tss_t autoTSSkey; the pthread_key_t is at +4 */
+	int runtime_interpreters_head; /* PyInterpreterState * */
+	int runtime_interpreters_main; /* PyInterpreterState * */
+	int runtime_main_interpreter;  /* the main interpreter, embedded (3.11+) */
+	int runtime_gil;	       /* ceval.gil: struct _gil_runtime_state (3.8-3.11) */
+
+	/* PyInterpreterState */
+	int interp_next;
+	int interp_threads_head; /* tstate_head (3.8-3.10), threads.head (3.11+) */
+	int interp_gil_ptr;	 /* ceval.gil, pointer to the GIL in use (3.12+) */
+
+	/* struct _gil_runtime_state */
+	int gil_last_holder; /* PyThreadState *, the last thread that took the GIL */
+	int gil_locked;	     /* int; the GIL is held now when it is 1 */
+
+	/* PyThreadState */
+	int tstate_size;
+	int tstate_prev;
+	int tstate_next;
+	int tstate_interp;
+	int tstate_frame;	     /* PyFrameObject *frame (3.8-3.10) */
+	int tstate_cframe;	     /* _PyCFrame *cframe (3.11, 3.12) */
+	int cframe_current_frame;    /* _PyInterpreterFrame * in _PyCFrame (3.11, 3.12) */
+	int tstate_current_frame;    /* _PyInterpreterFrame *current_frame (3.13+) */
+	int tstate_thread_id;	     /* unsigned long, pthread_self() */
+	int tstate_native_thread_id; /* unsigned long, gettid() (3.11+) */
+
+	/* the frame: PyFrameObject (3.8-3.10) or _PyInterpreterFrame (3.11+) */
+	int frame_previous;	    /* f_back / previous */
+	int frame_code;		    /* f_code (3.8-3.12) / f_executable (3.13+) */
+	int frame_code_tag_bits;    /* low bits to clear in frame_code (3.14 _PyStackRef) */
+	int frame_lasti;	    /* int f_lasti (3.8-3.10) */
+	int lasti_unit;		    /* bytes per f_lasti step: 1 (3.8, 3.9), 2 (3.10) */
+	int frame_instr_ptr;	    /* prev_instr (3.11, 3.12) / instr_ptr (3.13+) */
+	int frame_is_entry;	    /* char is_entry (3.11 only) */
+	int frame_owner;	    /* char owner (3.11+) */
+	int frame_owner_incomplete; /* skip frames with owner >= this (3.12+: C-stack shims) */
+
+	/* PyCodeObject */
+	int code_size; /* sizeof(PyCodeObject) */
+	int code_filename;
+	int code_name;
+	int code_qualname;    /* 3.11+ */
+	int code_firstlineno; /* int */
+	int code_linetable;   /* bytes: co_lnotab (3.8, 3.9), co_linetable (3.10+) */
+	int code_adaptive;    /* co_code_adaptive, the bytecode in the object (3.11+) */
+	int linetable_format; /* enum py_linetable_format (pylines.h) */
+
+	/* objects */
+	int object_type;	/* ob_type */
+	int bytes_size;		/* ob_size of a bytes object */
+	int bytes_data;		/* ob_sval */
+	int unicode_length;	/* PyASCIIObject.length */
+	int unicode_state;	/* PyASCIIObject.state (4 bytes of bit fields) */
+	int unicode_ascii_data; /* sizeof(PyASCIIObject): compact ASCII characters */
+};
+
+/* The table entry for a version, NULL when unknown (before 3.8, after 3.14, not 3.x). */
+const struct py_frame_offsets *py_frame_offsets_for(int major, int minor);
+
+/* The fields of struct py_frame_offsets by name, ending with {NULL, 0}: for listings and tests. */
+struct py_frame_offset_field {
+	const char *name;
+	size_t offset; /* offsetof(struct py_frame_offsets, name) */
+};
+extern const struct py_frame_offset_field py_frame_offset_fields[];
+
+/*
+ * _Py_DebugOffsets (3.13+), the first field of _PyRuntime: "xdebugpy", PY_VERSION_HEX, then
+ * groups of uint64_t offsets (Include/internal/pycore_runtime.h in 3.13,
+ * pycore_debug_offsets.h in 3.14). The groups grow between versions (3.14 inserts
+ * interpreter_state.threads_main, ...), so the layout is chosen by the version in the blob.
+ *
+ * Fill *out from the blob read at the start of _PyRuntime: the static entry for that version
+ * first (for what the blob does not carry: cframe, tag bits, owner values, line table format),
+ * then every offset the blob gives. Returns 0, -EINVAL when the cookie is wrong or an offset is
+ * implausible (>= 1 MiB), -ENOTSUP for a free-threaded build or a version whose layout is not
+ * known, -ENODATA when len is shorter than that layout.
+ */
+int py_frame_offsets_from_debug(const void *blob, size_t len, struct py_frame_offsets *out);
+
+/* Bytes to read from the start of _PyRuntime so that any known layout fits. */
+#define PY_DEBUG_OFFSETS_MAX 1024
+
+#endif /* COWTRACE_PYFRAMES_H */
