@@ -95,6 +95,10 @@ struct cow_thread_state {
 	 * at once) when a finalizer calls gc.collect() during a collection */
 	__u8 gc_depth;
 	__u8 pad[5];
+	/* the last pool-sized chunk whose header was not a pool header, and when: sequential
+	 * writes to a large buffer then cost one read of that chunk's start, not one per page */
+	__u64 nonpool_chunk;
+	__u64 nonpool_ns;
 	struct cow_capture cap; /* the target's memory at the fault, for attribution */
 };
 
@@ -316,35 +320,53 @@ int uprobe_gc_return(struct pt_regs *ctx)
  * pymalloc pools are aligned to their size, so the pool header is found by masking; its size
  * class gives the block.
  */
-static __always_inline void capture_memory(struct cow_capture *cap, __u64 addr, __u32 slot)
+/* How long a chunk stays known not to be a pymalloc pool (an arena mapped there since would need
+ * the memory unmapped first). */
+#define NONPOOL_TTL_NS 50000000ULL
+
+static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 addr, __u32 slot)
 {
-	__u64 pool, pool_size, size, block;
+	struct cow_capture *cap = &ts->cap;
+	__u64 now;
+	__u64 pool, pool_size, size, block, in_page;
 	__u32 szidx, maxnext, shift, *shiftp;
 
 	cap->have = 0;
 	cap->pool_addr = 0;
 	cap->block_addr = 0;
 	cap->window_addr = (addr & ~7ULL) - COW_WINDOW_BEFORE;
-	if (!bpf_probe_read_user(cap->window, COW_WINDOW, (void *)cap->window_addr))
-		cap->have |= COW_HAVE_WINDOW;
-
+	/* Only CPython processes are decoded (anything else is native by its mapping): reading
+	 * memory is most of a capture's cost, mostly cache misses, so don't for the others. */
 	shiftp = bpf_map_lookup_elem(&pool_shifts, &slot);
 	if (!shiftp)
 		return;
 	shift = *shiftp;
 	if (shift != 12 && shift != 14)
 		return;
+
+	in_page = addr & 4095 & ~7ULL;
+	if (in_page >= COW_WINDOW_BEFORE &&
+	    !bpf_probe_read_user(cap->window, COW_WINDOW_BEFORE, (void *)cap->window_addr))
+		cap->have |= COW_HAVE_WINDOW_LO;
+	if (in_page + COW_WINDOW - COW_WINDOW_BEFORE <= 4096 &&
+	    !bpf_probe_read_user(cap->window + COW_WINDOW_BEFORE, COW_WINDOW - COW_WINDOW_BEFORE,
+				 (void *)(cap->window_addr + COW_WINDOW_BEFORE)))
+		cap->have |= COW_HAVE_WINDOW_HI;
+
 	pool_size = 1ULL << shift;
 	pool = addr & ~(pool_size - 1);
+	now = bpf_ktime_get_ns();
+	if (ts->nonpool_chunk == pool && now - ts->nonpool_ns < NONPOOL_TTL_NS)
+		return;
 	cap->pool_addr = pool;
 	if (bpf_probe_read_user(cap->pool, COW_POOL_HEAD, (void *)pool))
-		return;
+		goto not_pool;
 	/* struct pool_header: szidx at 36, maxnextoffset at 44 (Objects/obmalloc.c) */
 	szidx = *(__u32 *)(cap->pool + 36);
 	maxnext = *(__u32 *)(cap->pool + 44);
 	size = ((__u64)szidx + 1) << 4;
 	if (szidx >= 32 || maxnext != pool_size - size)
-		return;
+		goto not_pool;
 	cap->have |= COW_HAVE_POOL;
 	if (addr < pool + COW_POOL_HEAD)
 		return;
@@ -352,6 +374,10 @@ static __always_inline void capture_memory(struct cow_capture *cap, __u64 addr, 
 	cap->block_addr = block;
 	if (!bpf_probe_read_user(cap->block, COW_BLOCK_HEAD, (void *)block))
 		cap->have |= COW_HAVE_BLOCK;
+	return;
+not_pool:
+	ts->nonpool_chunk = pool;
+	ts->nonpool_ns = now;
 }
 
 static __always_inline __u64 copy_wakeup(void)
@@ -359,6 +385,23 @@ static __always_inline __u64 copy_wakeup(void)
 	return bpf_ringbuf_query(&copy_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
 		       ? BPF_RB_FORCE_WAKEUP
 		       : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void fill_copy_event(struct cow_copy_event *e, __u32 slot, __u32 kind,
+					    __u8 gc_state, __u64 addr, __u64 ip, __u64 sp)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	e->type = EV_COPY;
+	e->slot = slot;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->ts = bpf_ktime_get_ns();
+	e->addr = addr;
+	e->ip = ip;
+	e->sp = sp;
+	e->kind = kind;
+	e->gc_state = gc_state;
 }
 
 static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, __u64 addr,
@@ -381,26 +424,31 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 
 	if (!emit_copies)
 		return;
-	e = bpf_ringbuf_reserve(&copy_events, sizeof(*e), 0);
-	if (!e) {
-		__sync_fetch_and_add(&lost_copy_events, 1);
-		return;
+	/* Records are as long as what was captured: most copies outside pymalloc need no pool
+	 * header and block, and every byte written to the ring costs (it is cold memory). Each
+	 * size has its own branch, so that the verifier sees every write within its record. */
+	if (capture && (ts->cap.have & COW_HAVE_POOL)) {
+		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_FULL, 0);
+		if (!e)
+			goto lost;
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp);
+		__builtin_memcpy(&e->cap, &ts->cap, sizeof(e->cap));
+	} else if (capture && ts->cap.have) {
+		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_WINDOW, 0);
+		if (!e)
+			goto lost;
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp);
+		__builtin_memcpy(&e->cap, &ts->cap, COPY_CAPTURE_WINDOW);
+	} else {
+		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_BARE, 0);
+		if (!e)
+			goto lost;
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp);
 	}
-	e->type = EV_COPY;
-	e->slot = slot;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->tid = (__u32)bpf_get_current_pid_tgid();
-	e->ts = bpf_ktime_get_ns();
-	e->addr = addr;
-	e->ip = ip;
-	e->sp = sp;
-	e->kind = kind;
-	e->gc_state = gc_state;
-	if (capture)
-		e->cap = ts->cap;
-	else
-		e->cap.have = 0;
 	bpf_ringbuf_submit(e, copy_wakeup());
+	return;
+lost:
+	__sync_fetch_and_add(&lost_copy_events, 1);
 }
 
 /* ---- detector fault-alloc-tp (x86-64 tracepoints) ----------------------------------------- */
@@ -443,7 +491,7 @@ int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned l
 	ts->slot = *slot;
 	ts->phase = PHASE_FAULT;
 	if (capture)
-		capture_memory(&ts->cap, address, *slot);
+		capture_memory(ts, address, *slot);
 	return 0;
 }
 
@@ -495,7 +543,7 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 
 	if (!emit_copies)
 		return 0;
-	e = bpf_ringbuf_reserve(&copy_events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_BARE, 0);
 	if (!e) {
 		__sync_fetch_and_add(&lost_copy_events, 1);
 		return 0;

@@ -78,9 +78,13 @@ enum event_type {
 #define COW_POOL_HEAD	  48 /* struct pool_header, 64-bit CPython 3.8-3.14 */
 #define COW_BLOCK_HEAD	  48 /* pre-header (16) + GC header (16) + ob_refcnt + ob_type */
 
-#define COW_HAVE_WINDOW 0x1 /* window[] was read */
-#define COW_HAVE_POOL	0x2 /* pool[] was read and looks like a pool header */
-#define COW_HAVE_BLOCK	0x4 /* block[] was read */
+/* The window is read only within the faulting page (touching the neighbour page costs a TLB
+ * walk, which in a VM is most of the cost of a capture): each half when it lies in that page. */
+#define COW_HAVE_WINDOW_LO 0x1 /* window[0..32) was read */
+#define COW_HAVE_POOL	   0x2 /* pool[] was read and looks like a pool header */
+#define COW_HAVE_BLOCK	   0x4 /* block[] was read */
+#define COW_HAVE_WINDOW_HI 0x8 /* window[32..64) was read */
+#define COW_HAVE_WINDOW	   (COW_HAVE_WINDOW_LO | COW_HAVE_WINDOW_HI)
 
 /* Read at the fault (see capture_memory() in bpf/cowtrace.bpf.c for why then). */
 struct cow_capture {
@@ -94,6 +98,11 @@ struct cow_capture {
 	__u8 block[COW_BLOCK_HEAD];
 };
 
+/*
+ * A copy event. The record in the ring buffer is only as long as what it carries: without
+ * capture it ends before cap (COPY_EVENT_BARE), outside a pymalloc pool after cap.window
+ * (COPY_EVENT_WINDOW); user space reads it into a zeroed struct.
+ */
 struct cow_copy_event {
 	__u32 type; /* EV_COPY or EV_COPY_FILE (then only slot, tid and ts are meaningful) */
 	__u32 slot;
@@ -108,6 +117,11 @@ struct cow_copy_event {
 	__u8 pad[6];
 	struct cow_capture cap;
 };
+
+#define COPY_EVENT_BARE	    __builtin_offsetof(struct cow_copy_event, cap)
+#define COPY_CAPTURE_WINDOW __builtin_offsetof(struct cow_capture, pool)
+#define COPY_EVENT_WINDOW   (COPY_EVENT_BARE + COPY_CAPTURE_WINDOW)
+#define COPY_EVENT_FULL	    sizeof(struct cow_copy_event)
 
 struct cow_proc_event {
 	__u32 type; /* EV_FORK, EV_EXEC, EV_EXIT */

@@ -31,7 +31,9 @@ struct maps {
 	struct map_entry *v;
 	size_t n, cap;
 	unsigned long long read_ns;
-	bool valid;
+	bool valid;	 /* v holds the process's mappings as last read */
+	bool gone;	 /* the process could not be read any more */
+	long long fallback; /* slot whose mappings stand in (-1: not looked for yet) */
 };
 
 /*
@@ -67,11 +69,14 @@ struct attrib {
 struct attrib *attrib_new(struct tracees *t)
 {
 	struct attrib *a = calloc(1, sizeof(*a));
+	size_t i;
 
 	if (!a)
 		return NULL;
 	a->t = t;
 	a->maps = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->maps));
+	for (i = 0; a->maps && i < COWTRACE_MAX_SLOTS; i++)
+		a->maps[i].fallback = -1;
 	a->causes = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->causes));
 	a->seen = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->seen));
 	a->cache = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->cache));
@@ -140,6 +145,8 @@ static bool read_maps(struct maps *m, int pid, unsigned long long now)
 	m->n = 0;
 	m->read_ns = now;
 	m->valid = procfs_for_each_map("/proc", pid, add_map, m) == 0 && m->n > 0;
+	m->gone = false;
+	m->fallback = -1;
 	return m->valid;
 }
 
@@ -165,7 +172,8 @@ static const struct map_entry *find_map(const struct maps *m, unsigned long long
 }
 
 /* The mappings that describe slot's address space: its own, else (exited before we read them)
- * those of the nearest ancestor it was forked from without exec since. */
+ * those of the nearest ancestor it was forked from without exec since. A process that is gone
+ * is not asked again: this runs for every event. */
 static const struct maps *maps_for(struct attrib *a, unsigned int slot, int pid,
 				   unsigned long long addr, unsigned long long now)
 {
@@ -175,19 +183,34 @@ static const struct maps *maps_for(struct attrib *a, unsigned int slot, int pid,
 
 	if (m->valid && find_map(m, addr, &idx))
 		return m;
-	if (!m->valid || now - m->read_ns >= MAPS_REFRESH_NS) {
-		if (read_maps(m, pid, now) || m->valid)
+	if (!m->gone && (!m->valid || now - m->read_ns >= MAPS_REFRESH_NS)) {
+		struct maps fresh = { .v = m->v, .cap = m->cap };
+
+		if (read_maps(&fresh, pid, now)) {
+			*m = fresh;
 			return m;
+		}
+		m->v = fresh.v;
+		m->cap = fresh.cap;
+		m->n = m->valid ? m->n : 0;
+		m->gone = true;
 	}
-	for (depth = 0; depth < READ_CHAIN; depth++) {
-		info = slot_info(a, slot);
-		if ((info.flags & PROC_EXECED) || info.parent_slot >= COWTRACE_MAX_SLOTS)
-			break;
-		slot = info.parent_slot;
-		if (a->maps[slot].valid)
-			return &a->maps[slot];
+	if (m->valid)
+		return m;
+	if (m->fallback < 0) {
+		m->fallback = COWTRACE_NO_SLOT;
+		for (depth = 0; depth < READ_CHAIN; depth++) {
+			info = slot_info(a, slot);
+			if ((info.flags & PROC_EXECED) || info.parent_slot >= COWTRACE_MAX_SLOTS)
+				break;
+			slot = info.parent_slot;
+			if (a->maps[slot].valid) {
+				m->fallback = slot;
+				break;
+			}
+		}
 	}
-	return m->valid ? m : NULL;
+	return m->fallback < COWTRACE_MAX_SLOTS ? &a->maps[m->fallback] : NULL;
 }
 
 static bool same_file(const struct map_entry *e, const struct py_binding *py)
@@ -459,4 +482,6 @@ void attrib_on_exec(struct attrib *a, unsigned int slot)
 	chain_close(&a->cache[slot].chain);
 	a->cache[slot].have = false;
 	a->maps[slot].valid = false;
+	a->maps[slot].gone = false;
+	a->maps[slot].fallback = -1;
 }

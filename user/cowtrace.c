@@ -65,7 +65,8 @@ struct session {
 	struct btf *btf;
 	const struct detector *detector;
 	struct cowtrace_bpf *skel;
-	struct ring_buffer *rb;
+	struct ring_buffer *rb;	     /* both rings: what the poll loop waits on */
+	struct ring_buffer *rb_proc; /* the process ring alone (see handle_copy_event) */
 	struct pyattach *pa;
 	struct tracees tracees;
 	struct trace_printer *printer;
@@ -101,12 +102,23 @@ static int handle_copy_event(void *ctx, void *data, size_t len)
 {
 	struct session *s = ctx;
 
-	if (len < sizeof(struct cow_copy_event))
+	struct cow_copy_event e = {};
+
+	/* records are as long as what they carry (see cowtrace.h) */
+	if (len < COPY_EVENT_BARE)
 		return 0;
+	/* A copy's fork and exec events are in the other ring, written earlier: take them first,
+	 * so that a new process's interpreter is known before its copies are decoded. */
+	ring_buffer__consume(s->rb_proc);
+	memcpy(&e, data, len < sizeof(e) ? len : sizeof(e));
+	if (len < COPY_EVENT_WINDOW)
+		e.cap.have = 0;
+	else if (len < COPY_EVENT_FULL)
+		e.cap.have &= COW_HAVE_WINDOW;
 	if (s->attrib)
-		attrib_event(s->attrib, data);
+		attrib_event(s->attrib, &e);
 	if (s->printer)
-		trace_printer_event(s->printer, data);
+		trace_printer_event(s->printer, &e);
 	return 0;
 }
 
@@ -310,6 +322,13 @@ static int load_and_attach(struct session *s)
 		log_error("cannot set up the event buffer: %s", strerror(errno));
 		return EXIT_ERROR;
 	}
+	/* a second reader of the process ring: both share the ring's consumer position */
+	s->rb_proc = ring_buffer__new(bpf_map__fd(s->skel->maps.proc_events), handle_proc_event, s,
+				      NULL);
+	if (!s->rb_proc) {
+		log_error("cannot set up the event buffer: %s", strerror(errno));
+		return EXIT_ERROR;
+	}
 	if ((s->opt.trace || !s->opt.counts_only) &&
 	    ring_buffer__add(s->rb, bpf_map__fd(s->skel->maps.copy_events), handle_copy_event, s)) {
 		log_error("cannot set up the copy event buffer: %s", strerror(errno));
@@ -361,6 +380,9 @@ static int start_tracing(struct session *s, const char *cmd_path)
 		log_error("cannot trace COMMAND (pid %d): %s", s->child.pid, strerror(-err));
 		return EXIT_ERROR;
 	}
+	/* its /proc entry shows cowtrace's command line until the exec: use COMMAND's own, which
+	 * stays right however soon COMMAND exits */
+	tracees_set_cmdline(&s->tracees, err, s->opt.command);
 	err = spawn_release(&s->child);
 	if (err) {
 		log_error("%s: %s", s->opt.command[0], strerror(-err));
@@ -467,6 +489,7 @@ static void cleanup(struct session *s)
 {
 	trace_printer_free(s->printer);
 	ring_buffer__free(s->rb);
+	ring_buffer__free(s->rb_proc);
 	attrib_free(s->attrib);
 	pyattach_free(s->pa);
 	tracees_free(&s->tracees);

@@ -24,7 +24,7 @@ static const char usage_head[] =
 	"  -T, --trace            print one line per copied page: time pid tid kind cause addr ip\n"
 	"      --by WHAT          break the report down by cause, type, field or region\n"
 	"  -c, --counts-only      count copies only: no object/field/cause attribution (cheapest)\n"
-	"      --buffer-mb N      copy event buffer in MiB (default 32); a full buffer loses\n"
+	"      --buffer-mb N      copy event buffer in MiB (default 16); a full buffer loses\n"
 	"                         attribution, never counts: lost events are reported\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
 	"  -q, --quiet            no text report\n"
@@ -112,7 +112,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	unsigned long mb;
 
 	memset(o, 0, sizeof(*o));
-	o->buffer_mb = 32;
+	o->buffer_mb = 16;
 	err[0] = '\0';
 	optind = 0; /* full reset, so that the parser can run more than once (tests) */
 	opterr = 0;

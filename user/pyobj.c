@@ -503,15 +503,28 @@ void py_decode(const struct py_layout *L, const struct cow_copy_event *e,
 		out->region = REGION_UNKNOWN;
 	if (!e || !L || e->type != EV_COPY || !L->pool_size ||
 	    (L->pool_size & (L->pool_size - 1)) || !L->alignment) {
-		/* not a Python process (or nothing to decode): memory is named by mapping only */
-		out->cause = region_is_native(out->region) ? CAUSE_NATIVE : CAUSE_UNKNOWN;
+		/* not a Python process (or nothing to decode): memory is named by mapping only;
+		 * a copy BPF saw inside a collection is gc whatever it was (counted so, exactly) */
+		if (e && e->gc_state != GC_STATE_NONE)
+			out->cause = CAUSE_GC;
+		else
+			out->cause = region_is_native(out->region) ? CAUSE_NATIVE : CAUSE_UNKNOWN;
 		return;
 	}
 	addr = e->addr;
 
-	if (py_user_ptr(addr) && (e->cap.have & COW_HAVE_WINDOW) &&
-	    e->cap.window_addr == (addr & ~7ULL) - COW_WINDOW_BEFORE)
-		snap_add(&c.snap, e->cap.window_addr, e->cap.window, COW_WINDOW);
+	/* each half of the window was read only when it lies in the faulting page */
+	if (py_user_ptr(addr) && e->cap.window_addr == (addr & ~7ULL) - COW_WINDOW_BEFORE) {
+		unsigned int half = e->cap.have & COW_HAVE_WINDOW;
+
+		if (half == COW_HAVE_WINDOW)
+			snap_add(&c.snap, e->cap.window_addr, e->cap.window, COW_WINDOW);
+		else if (half == COW_HAVE_WINDOW_LO)
+			snap_add(&c.snap, e->cap.window_addr, e->cap.window, COW_WINDOW_BEFORE);
+		else if (half == COW_HAVE_WINDOW_HI)
+			snap_add(&c.snap, e->cap.window_addr + COW_WINDOW_BEFORE,
+				 e->cap.window + COW_WINDOW_BEFORE, COW_WINDOW - COW_WINDOW_BEFORE);
+	}
 
 	if (py_user_ptr(addr) && may_pool && (e->cap.have & COW_HAVE_POOL) &&
 	    e->cap.pool_addr == (addr & ~(uint64_t)(L->pool_size - 1)) &&

@@ -121,6 +121,22 @@ int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int pare
 	return slot;
 }
 
+void tracees_set_cmdline(struct tracees *t, int slot, char *const argv[])
+{
+	char buf[CMDLINE_MAX];
+	size_t off = 0;
+	int i;
+
+	if (slot < 0 || slot >= COWTRACE_MAX_SLOTS)
+		return;
+	buf[0] = '\0';
+	for (i = 0; argv[i] && off < sizeof(buf) - 1; i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? " " : "", argv[i]);
+	free(t->slots[slot].cmdline);
+	t->slots[slot].cmdline = strdup(buf);
+	t->slots[slot].cmdline_preset = true;
+}
+
 static bool is_traced(struct tracees *t, int pid)
 {
 	__u32 key = pid, slot;
@@ -202,7 +218,16 @@ void tracees_on_exec(struct tracees *t, unsigned int slot, int pid, unsigned lon
 	if (slot >= COWTRACE_MAX_SLOTS)
 		return;
 	te = &t->slots[slot];
-	read_cmdline(te, pid);
+	if (te->cmdline_preset) {
+		/* COMMAND's own exec: its argv is already known, /proc may be gone */
+		te->cmdline_preset = false;
+		read_cmdline(te, pid);
+	} else {
+		/* the old command line is no longer this process's: unknown rather than wrong */
+		free(te->cmdline);
+		te->cmdline = NULL;
+		read_cmdline(te, pid);
+	}
 	set_python(t, slot, pyattach_scan_pid(t->pa, pid));
 	/* the dynamic loader maps libpython only after exec: look again a few times */
 	te->scans_left = te->python ? 0 : 4;

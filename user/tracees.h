@@ -14,6 +14,7 @@ struct cowtrace_bpf;
 
 struct tracee {
 	char *cmdline;			 /* NULL until read */
+	bool cmdline_preset;		 /* set from COMMAND's argv before its exec */
 	const struct py_binding *python; /* NULL: not CPython (or not yet seen) */
 	unsigned int scans_left;	 /* interpreter re-scans still due after an exec */
 	unsigned long long next_scan_ns;
@@ -32,6 +33,9 @@ void tracees_free(struct tracees *t);
 int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int parent_slot);
 /* pid and all its current descendants; -ESRCH when pid does not exist. */
 int tracees_add_tree(struct tracees *t, int pid);
+
+/* The command line a slot runs, when user space knows it better than /proc (COMMAND). */
+void tracees_set_cmdline(struct tracees *t, int slot, char *const argv[]);
 
 /* Events from the BPF side. */
 void tracees_on_fork(struct tracees *t, unsigned int slot, int pid);

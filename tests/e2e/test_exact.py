@@ -220,7 +220,10 @@ def test_exec_keeps_process_apart():
     # without exec; the file copies /bin/true's loader makes belong to the child, not the parent.
     assert delta(run, base, "by_kind", "anon") == pages
     assert run.child["by_kind"]["file"] > 0, "the exec'd /bin/true made no file copies?"
-    assert run.root["pages"] <= no_exec.root["pages"] + 2, (
+    # anon only: the root's file copies depend on which library pages the kernel's fault-around
+    # happened to map before the loader wrote them (a write to an unmapped private file page is
+    # copied by do_cow_fault, not wp_page_copy), which varies from run to run
+    assert run.root["by_kind"]["anon"] <= no_exec.root["by_kind"]["anon"] + 2, (
         "the parent's numbers grew when its child exec'd: %s vs %s"
         % (run.root, no_exec.root))
 
