@@ -505,7 +505,7 @@ void py_decode(const struct py_layout *L, const struct cow_copy_event *e,
 	    (L->pool_size & (L->pool_size - 1)) || !L->alignment) {
 		/* not a Python process (or nothing to decode): memory is named by mapping only;
 		 * a copy BPF saw inside a collection is gc whatever it was (counted so, exactly) */
-		if (e && e->gc_state != GC_STATE_NONE)
+		if (e && e->type == EV_COPY && e->gc_state != GC_STATE_NONE)
 			out->cause = CAUSE_GC;
 		else
 			out->cause = region_is_native(out->region) ? CAUSE_NATIVE : CAUSE_UNKNOWN;
