@@ -22,6 +22,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by user space before load. */
 const volatile bool emit_copies = false; /* stream one event per copy (--trace, attribution) */
 const volatile bool capture = false;	  /* read the target's memory at each copy (attribution) */
+const volatile bool walk_stacks = false; /* walk the Python stack at each copy (--stacks) */
 /* Wake the consumer only past this much unread data: a wakeup per copy would cost more than the
  * copy itself. User space also drains the buffer every poll interval. */
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -33,6 +34,7 @@ __u32 next_slot;
 __u64 lost_copy_events;
 __u64 lost_proc_events;
 __u64 slots_exhausted;
+__u64 lost_stacks; /* stacks walked but not stored: map stacks full */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -64,6 +66,31 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } pool_shifts SEC(".maps");
+
+/* Per slot: how to walk its CPython's stacks (user space fills it; inherited at fork). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COWTRACE_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, struct cow_stack_cfg);
+} py_stack_cfgs SEC(".maps");
+
+/* Distinct stacks by a hash of their frames; copy events carry the key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct cow_stack);
+} stacks SEC(".maps");
+
+/* A stack is built here (too large for the BPF stack) before it goes into stacks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cow_stack);
+} stack_scratch SEC(".maps");
 
 /* Sized by user space before load (--buffer-mb). */
 struct {
@@ -99,6 +126,15 @@ struct cow_thread_state {
 	 * writes to a large buffer then cost one read of that chunk's start, not one per page */
 	__u64 nonpool_chunk;
 	__u64 nonpool_ns;
+	/* the thread's PyThreadState, and the fs base it was found for */
+	__u64 tstate;
+	__u64 tstate_fsbase;
+	/* the stack of this fault, and the innermost frame it was walked from: while that frame
+	 * and its instruction stay the same (a collection, a tight loop) the walk is not repeated */
+	__u64 stack_id;
+	__u64 top_frame;
+	__u64 top_instr;
+	__u64 fault_stack; /* the stack of the pending fault, 0 when none */
 	struct cow_capture cap; /* the target's memory at the fault, for attribution */
 };
 
@@ -144,6 +180,7 @@ static __always_inline void emit_proc_event(__u32 type, __u32 slot, __u32 pid, _
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
+	struct cow_stack_cfg *pcfg, *cfg;
 	struct cow_proc_info *info;
 	__u32 *pslot, *pshift, *shift, slot, tgid = child->tgid, ptgid = parent->tgid;
 
@@ -174,6 +211,10 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	shift = bpf_map_lookup_elem(&pool_shifts, &slot);
 	if (shift)
 		*shift = pshift ? *pshift : 0;
+	pcfg = bpf_map_lookup_elem(&py_stack_cfgs, pslot);
+	cfg = bpf_map_lookup_elem(&py_stack_cfgs, &slot);
+	if (cfg && pcfg)
+		*cfg = *pcfg;
 	bpf_probe_read_kernel_str(info->comm, sizeof(info->comm), child->comm);
 	/* The child has not run yet: from here on, none of its copies is missed. */
 	bpf_map_update_elem(&traced, &tgid, &slot, BPF_ANY);
@@ -184,6 +225,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	struct cow_stack_cfg *cfg;
 	struct cow_proc_info *info;
 	__u32 *slot, *shift, tgid = p->tgid;
 
@@ -194,6 +236,9 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	shift = bpf_map_lookup_elem(&pool_shifts, slot);
 	if (shift)
 		*shift = 0;
+	cfg = bpf_map_lookup_elem(&py_stack_cfgs, slot);
+	if (cfg)
+		cfg->kind = PYF_NONE;
 	info = bpf_map_lookup_elem(&procs, slot);
 	if (info) {
 		info->flags |= PROC_EXECED;
@@ -310,6 +355,167 @@ int uprobe_gc_return(struct pt_regs *ctx)
 	return 0;
 }
 
+/* ---- Python stacks ------------------------------------------------------------------------ */
+
+static __always_inline __u64 read_user_u64(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+/* The writing thread's PyThreadState: its thread_id is pthread_self(), the thread's fs base. */
+static __always_inline __u64 find_tstate(struct cow_thread_state *ts,
+					 const struct cow_stack_cfg *cfg, __u64 fsbase)
+{
+	__u64 t, interp;
+	int i;
+
+	if (ts->tstate && ts->tstate_fsbase == fsbase &&
+	    read_user_u64(ts->tstate + cfg->tstate_thread_id) == fsbase)
+		return ts->tstate;
+	interp = read_user_u64(cfg->runtime + cfg->interp_head);
+	if (!interp)
+		return 0;
+	t = read_user_u64(interp + cfg->threads_head);
+	for (i = 0; i < COW_THREADS_MAX && t; i++) {
+		if (read_user_u64(t + cfg->tstate_thread_id) == fsbase) {
+			ts->tstate = t;
+			ts->tstate_fsbase = fsbase;
+			return t;
+		}
+		t = read_user_u64(t + cfg->tstate_next);
+	}
+	return 0;
+}
+
+/* The fields of one frame, read at once; offsets are masked into the buffer for the verifier. */
+struct frame_fields {
+	__u64 code;
+	__u64 previous;
+	__u64 instr;
+	bool skip;
+};
+
+static __always_inline bool read_frame(const struct cow_stack_cfg *cfg, __u64 frame,
+				       struct frame_fields *f)
+{
+	__u8 buf[COW_FRAME_READ];
+
+	if (bpf_probe_read_user(buf, sizeof(buf), (void *)frame))
+		return false;
+	f->code = *(__u64 *)(buf + (cfg->frame_code & 0x78)) & ~(__u64)cfg->code_tag_bits;
+	f->previous = *(__u64 *)(buf + (cfg->frame_previous & 0x78));
+	if (cfg->kind == PYF_FRAMEOBJ)
+		f->instr = (__u64)(__s64) * (__s32 *)(buf + (cfg->frame_instr & 0x7c));
+	else
+		f->instr = *(__u64 *)(buf + (cfg->frame_instr & 0x78));
+	f->skip = cfg->owner_skip && buf[cfg->frame_owner & 0x7f] >= cfg->owner_skip;
+	return true;
+}
+
+struct walk {
+	struct cow_stack_cfg cfg;
+	struct frame_fields f; /* the frame at frame, already read */
+	__u64 frame;
+	__u64 h;
+	__u32 d;
+	__u32 flags;
+};
+
+/* One frame: record it (unless it is a shim), then read the one it was called from. */
+static int walk_step(__u32 i, struct walk *w)
+{
+	struct cow_stack *st;
+	__u32 zero = 0;
+
+	if (!w->frame)
+		return 1;
+	if (!w->f.skip && w->f.code) {
+		if (w->d >= COW_STACK_MAX) {
+			w->flags |= COW_STACK_TRUNCATED;
+			return 1;
+		}
+		st = bpf_map_lookup_elem(&stack_scratch, &zero);
+		if (!st)
+			return 1;
+		st->code[w->d & (COW_STACK_MAX - 1)] = w->f.code;
+		st->instr[w->d & (COW_STACK_MAX - 1)] = w->f.instr;
+		w->h = (w->h ^ w->f.code) * 1099511628211ULL;
+		w->h = (w->h ^ w->f.instr) * 1099511628211ULL;
+		w->d++;
+	}
+	w->frame = w->f.previous;
+	if (!w->frame || !read_frame(&w->cfg, w->frame, &w->f)) {
+		w->frame = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Walks the Python stack of the current thread into map stacks and returns its key, 0 when
+ * there is none (not CPython, no thread state: a thread CPython does not know, or a read
+ * failed). Innermost frame first; a stack deeper than COW_STACK_MAX loses its outermost frames
+ * and is marked truncated.
+ */
+static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slot)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct cow_stack_cfg *cfg;
+	struct cow_stack *st;
+	struct frame_fields f;
+	struct walk w;
+	__u64 tstate, frame, top, h, id;
+	__u32 zero = 0, d;
+
+	cfg = bpf_map_lookup_elem(&py_stack_cfgs, &slot);
+	if (!cfg || cfg->kind == PYF_NONE)
+		return 0;
+	tstate = find_tstate(ts, cfg, task->thread.fsbase);
+	if (!tstate)
+		return 0;
+	frame = read_user_u64(tstate + cfg->tstate_frame);
+	if (cfg->kind == PYF_CFRAME && frame)
+		frame = read_user_u64(frame + cfg->cframe_current);
+	if (!frame || !read_frame(cfg, frame, &f))
+		return 0;
+	if (ts->stack_id && ts->top_frame == frame && ts->top_instr == f.instr)
+		return ts->stack_id;
+	top = frame;
+
+	w.cfg = *cfg;
+	w.frame = frame;
+	w.f = f;
+	w.h = 14695981039346656037ULL;
+	w.d = 0;
+	w.flags = 0;
+	/* bpf_loop: the verifier checks one step instead of every unrolled path; a few more
+	 * steps than frames recorded, for the C-stack shims that are skipped */
+	bpf_loop(COW_STACK_MAX + 8, walk_step, &w, 0);
+	if (w.frame && !(w.flags & COW_STACK_TRUNCATED) && w.d >= COW_STACK_MAX)
+		w.flags |= COW_STACK_TRUNCATED;
+	st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!st)
+		return 0;
+	st->flags = w.flags;
+	d = w.d;
+	h = w.h;
+	st->depth = d;
+	id = (h ^ st->flags) | 1;
+	if (!bpf_map_lookup_elem(&stacks, &id) &&
+	    bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST) && !bpf_map_lookup_elem(&stacks, &id)) {
+		__sync_fetch_and_add(&lost_stacks, 1);
+		return 0;
+	}
+	ts->stack_id = id;
+	ts->top_frame = top;
+	ts->top_instr = st->depth ? st->instr[0] : 0;
+	return id;
+}
+
 /* ---- counting (shared by every detector) -------------------------------------------------- */
 
 /*
@@ -388,7 +594,8 @@ static __always_inline __u64 copy_wakeup(void)
 }
 
 static __always_inline void fill_copy_event(struct cow_copy_event *e, __u32 slot, __u32 kind,
-					    __u8 gc_state, __u64 addr, __u64 ip, __u64 sp)
+					    __u8 gc_state, __u64 addr, __u64 ip, __u64 sp,
+					    __u64 stack_id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
@@ -402,6 +609,7 @@ static __always_inline void fill_copy_event(struct cow_copy_event *e, __u32 slot
 	e->sp = sp;
 	e->kind = kind;
 	e->gc_state = gc_state;
+	e->stack_id = stack_id;
 }
 
 static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, __u64 addr,
@@ -431,19 +639,19 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_FULL, 0);
 		if (!e)
 			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp);
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack);
 		__builtin_memcpy(&e->cap, &ts->cap, sizeof(e->cap));
 	} else if (capture && ts->cap.have) {
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_WINDOW, 0);
 		if (!e)
 			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp);
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack);
 		__builtin_memcpy(&e->cap, &ts->cap, COPY_CAPTURE_WINDOW);
 	} else {
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_BARE, 0);
 		if (!e)
 			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp);
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack);
 	}
 	bpf_ringbuf_submit(e, copy_wakeup());
 	return;
@@ -492,6 +700,9 @@ int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned l
 	ts->phase = PHASE_FAULT;
 	if (capture)
 		capture_memory(ts, address, *slot);
+	/* walked here, before the fault handler snapshots the page table entry (see
+	 * capture_memory()): a frame may live on the page being written */
+	ts->fault_stack = walk_stacks ? python_stack(ts, *slot) : 0;
 	return 0;
 }
 

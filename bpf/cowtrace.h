@@ -115,6 +115,7 @@ struct cow_copy_event {
 	__u8 kind;
 	__u8 gc_state;
 	__u8 pad[6];
+	__u64 stack_id; /* key of the Python stack in map stacks, 0 when none */
 	struct cow_capture cap;
 };
 
@@ -122,6 +123,49 @@ struct cow_copy_event {
 #define COPY_CAPTURE_WINDOW __builtin_offsetof(struct cow_capture, pool)
 #define COPY_EVENT_WINDOW   (COPY_EVENT_BARE + COPY_CAPTURE_WINDOW)
 #define COPY_EVENT_FULL	    sizeof(struct cow_copy_event)
+
+/*
+ * Python stacks, walked in BPF at the fault from the interpreter's own structures: the thread's
+ * PyThreadState (found in the interpreter's thread list by thread_id, which is pthread_self(),
+ * which is the thread's fs base on x86-64 glibc), then its frame chain. Offsets per version come
+ * from user/pyframes.c; user space fills one configuration per process (map py_stack_cfgs).
+ */
+#define COW_STACK_MAX	     64 /* deeper stacks are truncated at the root end, and marked */
+#define COW_STACK_TRUNCATED  0x1
+#define COW_THREADS_MAX	     32 /* thread states looked at to find the writer's */
+#define COW_FRAME_READ	     128 /* bytes of a frame read at once: every field needed fits */
+
+enum cow_frame_kind {
+	PYF_NONE = 0,	  /* no walk: not CPython, or a version without a table */
+	PYF_FRAMEOBJ = 1, /* 3.8-3.10: tstate->frame, PyFrameObject.f_back, f_lasti (int) */
+	PYF_CFRAME = 2,	  /* 3.11, 3.12: tstate->cframe->current_frame, _PyInterpreterFrame */
+	PYF_CURRENT = 3,  /* 3.13+: tstate->current_frame */
+};
+
+struct cow_stack_cfg {
+	__u64 runtime;	       /* address of _PyRuntime in the process */
+	__u32 kind;	       /* enum cow_frame_kind */
+	__u16 interp_head;     /* in _PyRuntime: PyInterpreterState *interpreters.head */
+	__u16 threads_head;    /* in the interpreter: PyThreadState *threads.head */
+	__u16 tstate_next;
+	__u16 tstate_thread_id;
+	__u16 tstate_frame;    /* frame (3.8-3.10), cframe (3.11, 3.12), current_frame (3.13+) */
+	__u16 cframe_current;  /* current_frame in _PyCFrame (3.11, 3.12) */
+	__u16 frame_previous;
+	__u16 frame_code;
+	__u16 frame_instr;     /* int f_lasti (PYF_FRAMEOBJ), else the instruction pointer */
+	__u16 frame_owner;     /* 0 when frames have no owner byte */
+	__u8 owner_skip;       /* skip frames whose owner is >= this (C-stack shims), 0: none */
+	__u8 code_tag_bits;    /* low bits of the code pointer that are tags (3.14) */
+	__u8 pad[6];
+};
+
+struct cow_stack {
+	__u32 depth; /* frames in code[]/instr[], innermost first */
+	__u32 flags; /* COW_STACK_TRUNCATED */
+	__u64 code[COW_STACK_MAX];
+	__u64 instr[COW_STACK_MAX]; /* f_lasti (PYF_FRAMEOBJ) or the instruction pointer */
+};
 
 struct cow_proc_event {
 	__u32 type; /* EV_FORK, EV_EXEC, EV_EXIT */

@@ -35,7 +35,8 @@ COW_BENCH = str(REPO / "build" / "workloads" / "cow_bench")
 CONFIGS = [
     ("untraced", None, None),
     ("cowtrace --counts-only", ["--counts-only"], 20.0),
-    ("cowtrace (attribution)", [], 30.0),
+    ("cowtrace --no-stacks", ["--no-stacks"], 30.0),
+    ("cowtrace (default: stacks)", [], 40.0),
 ]
 # The C workload, and the same in a CPython process: attribution reads the target's memory only
 # in CPython processes, so that is where its cost shows.

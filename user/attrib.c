@@ -64,9 +64,14 @@ struct attrib {
 	struct attrib_row *rows; /* open addressing */
 	size_t nrows, caprows;
 	struct attrib_row *sorted;
+	/* by stack */
+	struct pystacks *pystacks; /* NULL without stacks */
+	struct attrib_stack_row *srows; /* open addressing */
+	size_t nsrows, capsrows;
+	struct attrib_stack_row *ssorted;
 };
 
-struct attrib *attrib_new(struct tracees *t)
+struct attrib *attrib_new(struct tracees *t, bool stacks)
 {
 	struct attrib *a = calloc(1, sizeof(*a));
 	size_t i;
@@ -82,7 +87,13 @@ struct attrib *attrib_new(struct tracees *t)
 	a->cache = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->cache));
 	a->caprows = 1024;
 	a->rows = calloc(a->caprows, sizeof(*a->rows));
-	if (!a->maps || !a->causes || !a->seen || !a->cache || !a->rows) {
+	if (stacks) {
+		a->pystacks = pystacks_new(bpf_map__fd(t->skel->maps.stacks));
+		a->capsrows = 1024;
+		a->srows = calloc(a->capsrows, sizeof(*a->srows));
+	}
+	if (!a->maps || !a->causes || !a->seen || !a->cache || !a->rows ||
+	    (stacks && (!a->pystacks || !a->srows))) {
 		attrib_free(a);
 		return NULL;
 	}
@@ -110,6 +121,9 @@ void attrib_free(struct attrib *a)
 	free(a->cache);
 	free(a->rows);
 	free(a->sorted);
+	pystacks_free(a->pystacks);
+	free(a->srows);
+	free(a->ssorted);
 	free(a);
 }
 
@@ -396,6 +410,121 @@ static void add_row(struct attrib *a, const struct attrib_row *r)
 	insert_row(a->rows, a->caprows, r);
 }
 
+static unsigned long srow_hash(const struct attrib_stack_row *r)
+{
+	unsigned long h = 1469598103934665603ULL;
+	const char *p;
+
+	h = (h ^ r->role) * 1099511628211ULL;
+	h = (h ^ r->cause) * 1099511628211ULL;
+	h = (h ^ r->gc_gen) * 1099511628211ULL;
+	h = (h ^ r->family) * 1099511628211ULL;
+	h = (h ^ r->stack_id) * 1099511628211ULL;
+	h = (h ^ r->field) * 1099511628211ULL;
+	for (p = r->comm; *p && p < r->comm + sizeof(r->comm); p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (p = r->type; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+static bool srow_equal(const struct attrib_stack_row *x, const struct attrib_stack_row *y)
+{
+	return x->role == y->role && x->cause == y->cause && x->gc_gen == y->gc_gen &&
+	       x->family == y->family && x->stack_id == y->stack_id && x->field == y->field &&
+	       !strncmp(x->comm, y->comm, sizeof(x->comm)) && !strcmp(x->type, y->type);
+}
+
+static void srow_put(struct attrib_stack_row *rows, size_t cap, const struct attrib_stack_row *r,
+		     size_t *n)
+{
+	size_t i = srow_hash(r) & (cap - 1);
+
+	while (rows[i].pages && !srow_equal(&rows[i], r))
+		i = (i + 1) & (cap - 1);
+	if (rows[i].pages) {
+		rows[i].pages += r->pages;
+		return;
+	}
+	rows[i] = *r;
+	(*n)++;
+}
+
+static void add_stack_row(struct attrib *a, const struct attrib_stack_row *r)
+{
+	size_t i, n = 0;
+
+	if (2 * (a->nsrows + 1) > a->capsrows) {
+		struct attrib_stack_row *bigger = calloc(2 * a->capsrows, sizeof(*bigger));
+
+		if (!bigger)
+			return;
+		for (i = 0; i < a->capsrows; i++)
+			if (a->srows[i].pages)
+				srow_put(bigger, 2 * a->capsrows, &a->srows[i], &n);
+		free(a->srows);
+		a->srows = bigger;
+		a->capsrows *= 2;
+	}
+	srow_put(a->srows, a->capsrows, r, &a->nsrows);
+}
+
+static void attrib_stack(struct attrib *a, const struct cow_copy_event *e,
+			 const struct py_binding *py, const struct slot_cache *c,
+			 const struct mem_reader *reader, const struct py_decoded *d)
+{
+	struct attrib_stack_row row = { .pages = 1 };
+	const struct py_frame_offsets *off = NULL;
+	struct cow_proc_info info = slot_info(a, e->slot);
+
+	row.role = info.role;
+	memcpy(row.comm, info.comm, sizeof(row.comm));
+	row.comm[sizeof(row.comm) - 1] = '\0';
+	row.cause = d->cause;
+	row.gc_gen = e->gc_state ? e->gc_state - 1 : 0;
+	row.field = d->field;
+	snprintf(row.type, sizeof(row.type), "%s", d->type);
+	if (py && c && e->stack_id)
+		off = py_frame_offsets_for(py->interp.major, py->interp.minor);
+	if (off) {
+		row.family = c->family_slot;
+		row.stack_id = e->stack_id;
+		/* named now, while the processes whose memory holds the code objects live */
+		row.stack = pystacks_get(a->pystacks, off, c->family_slot, e->stack_id, reader);
+		if (!row.stack)
+			row.stack_id = 0;
+	}
+	add_stack_row(a, &row);
+}
+
+static int by_stack_pages(const void *x, const void *y)
+{
+	const struct attrib_stack_row *a = x, *b = y;
+
+	if (a->pages != b->pages)
+		return a->pages < b->pages ? 1 : -1;
+	return a->stack_id < b->stack_id ? -1 : a->stack_id > b->stack_id;
+}
+
+const struct attrib_stack_row *attrib_stack_rows(struct attrib *a, size_t *n)
+{
+	size_t i, k = 0;
+
+	*n = 0;
+	if (!a->srows)
+		return NULL;
+	free(a->ssorted);
+	a->ssorted = calloc(a->nsrows ? a->nsrows : 1, sizeof(*a->ssorted));
+	if (!a->ssorted)
+		return NULL;
+	for (i = 0; i < a->capsrows && k < a->nsrows; i++)
+		if (a->srows[i].pages)
+			a->ssorted[k++] = a->srows[i];
+	qsort(a->ssorted, k, sizeof(*a->ssorted), by_stack_pages);
+	*n = k;
+	return a->ssorted;
+}
+
 void attrib_event(struct attrib *a, const struct cow_copy_event *e)
 {
 	unsigned long long now = monotonic_ns();
@@ -436,6 +565,8 @@ void attrib_event(struct attrib *a, const struct cow_copy_event *e)
 	if (d.cause < CAUSE_COUNT)
 		a->causes[e->slot][d.cause]++;
 	a->seen[e->slot] = true;
+	if (a->pystacks)
+		attrib_stack(a, e, py, layout ? &a->cache[e->slot] : NULL, &l.reader, &d);
 }
 
 const unsigned long long *attrib_slot_causes(const struct attrib *a, unsigned int slot)

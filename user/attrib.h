@@ -9,6 +9,7 @@
 #include <linux/types.h>
 #include "cowtrace.h"
 #include "pyobj.h"
+#include "pystacks.h"
 
 struct tracees;
 
@@ -20,9 +21,24 @@ struct attrib_row {
 	unsigned long long pages;
 };
 
+/* Copies by where they were made: process role and comm, cause, Python stack, object. */
+struct attrib_stack_row {
+	unsigned int role;
+	char comm[16];
+	enum cow_cause cause;
+	unsigned int gc_gen; /* for cause gc: 0-2, or GC_GEN_UNKNOWN */
+	unsigned int family;
+	unsigned long long stack_id; /* 0: no Python stack known */
+	enum cow_field field;
+	char type[64];
+	const struct pystack *stack; /* named frames, NULL when unknown */
+	unsigned long long pages;
+};
+
 struct attrib;
 
-struct attrib *attrib_new(struct tracees *t);
+/* stacks: also aggregate by Python stack (the BPF side walks them) */
+struct attrib *attrib_new(struct tracees *t, bool stacks);
 void attrib_free(struct attrib *a);
 void attrib_event(struct attrib *a, const struct cow_copy_event *e);
 /* slot has called exec: forget what was learnt about its address space */
@@ -30,6 +46,8 @@ void attrib_on_exec(struct attrib *a, unsigned int slot);
 
 /* Copies of slot attributed to each cause (NULL for a slot never seen). */
 const unsigned long long *attrib_slot_causes(const struct attrib *a, unsigned int slot);
+/* Rows by stack (attrib_new with stacks), most pages first. */
+const struct attrib_stack_row *attrib_stack_rows(struct attrib *a, size_t *n);
 /* All rows, most pages first (sorted on each call). */
 const struct attrib_row *attrib_rows(struct attrib *a, size_t *n);
 

@@ -27,7 +27,9 @@
 #include "procfs.h"
 #include "pyattach.h"
 #include "report.h"
+#include "flamegraph.h"
 #include "spawn.h"
+#include "stackout.h"
 #include "trace_print.h"
 #include "tracees.h"
 
@@ -62,6 +64,7 @@ struct session {
 	struct options opt;
 	struct gate *gate;
 	FILE *json;
+	FILE *folded, *svg, *speedscope; /* opened before tracing: a bad path fails early */
 	struct btf *btf;
 	const struct detector *detector;
 	struct cowtrace_bpf *skel;
@@ -178,6 +181,7 @@ static int build_report(struct session *s, struct report *r, unsigned long long 
 	if (s->attrib) {
 		r->attribution = true;
 		r->rows = attrib_rows(s->attrib, &r->nrows);
+		r->srows = attrib_stack_rows(s->attrib, &r->nsrows);
 		r->by = s->opt.by;
 	}
 	return 0;
@@ -211,6 +215,18 @@ static double gate_value(const char *name, void *ctx)
 	return report_figure_value(ctx, name);
 }
 
+static int open_output(const char *path, FILE **f)
+{
+	if (!path)
+		return 0;
+	*f = !strcmp(path, "-") ? stdout : fopen(path, "we");
+	if (!*f) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 /* Checks that need nothing loaded: a bad input fails here, before anything is attached. */
 static int preflight(struct session *s, char *cmd_path, size_t cmd_len)
 {
@@ -236,6 +252,9 @@ static int preflight(struct session *s, char *cmd_path, size_t cmd_len)
 			return EXIT_USAGE;
 		}
 	}
+	if (open_output(s->opt.folded_path, &s->folded) || open_output(s->opt.svg_path, &s->svg) ||
+	    open_output(s->opt.speedscope_path, &s->speedscope))
+		return EXIT_USAGE;
 	if (s->opt.command) {
 		e = spawn_resolve(s->opt.command[0], cmd_path, cmd_len);
 		if (e == -ENOENT) {
@@ -293,6 +312,7 @@ static int load_and_attach(struct session *s)
 	detector_select(s->skel, s->detector);
 	s->skel->rodata->emit_copies = s->opt.trace || !s->opt.counts_only;
 	s->skel->rodata->capture = !s->opt.counts_only;
+	s->skel->rodata->walk_stacks = !s->opt.no_stacks;
 	/* counts alone need no event buffer: then don't pin its kernel memory */
 	if (!s->opt.counts_only) {
 		bpf_map__set_max_entries(s->skel->maps.copy_events, s->opt.buffer_mb << 20);
@@ -339,8 +359,9 @@ static int load_and_attach(struct session *s)
 		log_error("out of memory");
 		return EXIT_ERROR;
 	}
+	s->tracees.stacks = !s->opt.no_stacks;
 	if (!s->opt.counts_only) {
-		s->attrib = attrib_new(&s->tracees);
+		s->attrib = attrib_new(&s->tracees, !s->opt.no_stacks);
 		if (!s->attrib) {
 			log_error("out of memory");
 			return EXIT_ERROR;
@@ -413,7 +434,16 @@ static void poll_loop(struct session *s)
 	if (s->opt.interval)
 		next_summary = s->start_ns + s->opt.interval * 1e9;
 	while (!exiting) {
-		err = ring_buffer__poll(s->rb, 100);
+		unsigned long long scan = tracees_next_scan(&s->tracees);
+		int timeout = 100;
+
+		/* sooner when an interpreter is being looked for (see tracees_tick) */
+		now = monotonic_ns();
+		if (scan && scan <= now)
+			timeout = 0;
+		else if (scan && scan - now < 100000000ULL)
+			timeout = (scan - now) / 1000000 + 1;
+		err = ring_buffer__poll(s->rb, timeout);
 		if (err < 0 && err != -EINTR) {
 			log_error("polling the event buffers: %s", strerror(-err));
 			break;
@@ -439,6 +469,72 @@ static void poll_loop(struct session *s)
 			break;
 		}
 	}
+}
+
+static int write_flame(FILE *f, const char *path, int (*write)(const struct flame *, FILE *,
+								void *),
+		       const struct flame *flame, void *arg)
+{
+	if (!f)
+		return 0;
+	if (write(flame, f, arg) || fflush(f)) {
+		log_error("writing %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+struct svg_arg {
+	const char *title, *subtitle, *unit;
+};
+
+static int folded_fn(const struct flame *f, FILE *out, void *arg)
+{
+	return flame_write_folded(f, out);
+}
+
+static int svg_fn(const struct flame *f, FILE *out, void *arg)
+{
+	const struct svg_arg *a = arg;
+
+	return flame_write_svg(f, out, a->title, a->subtitle, a->unit);
+}
+
+static int speedscope_fn(const struct flame *f, FILE *out, void *arg)
+{
+	const struct svg_arg *a = arg;
+
+	return flame_write_speedscope(f, out, a->title, a->unit);
+}
+
+/* Flame graph files, from the copies aggregated by stack. */
+static int write_stacks(struct session *s, const struct report *r)
+{
+	const struct attrib_stack_row *rows;
+	struct svg_arg arg = { .unit = s->opt.unit_bytes ? "bytes" : "pages" };
+	char subtitle[256];
+	struct flame *flame;
+	size_t n;
+	int err = 0;
+
+	if (!s->attrib || !(s->folded || s->svg || s->speedscope))
+		return 0;
+	rows = attrib_stack_rows(s->attrib, &n);
+	flame = stackout_flame(rows, n, s->opt.unit_bytes);
+	if (!flame) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	snprintf(subtitle, sizeof(subtitle),
+		 "%llu pages copied in %zu processes, %.2f s, detector %s, kernel %s",
+		 report_pages(&r->total), r->nprocs, r->duration_s, r->detector, r->kernel);
+	arg.title = "cowtrace: copy-on-write copies by Python stack";
+	arg.subtitle = subtitle;
+	err |= write_flame(s->folded, s->opt.folded_path, folded_fn, flame, &arg);
+	err |= write_flame(s->svg, s->opt.svg_path, svg_fn, flame, &arg);
+	err |= write_flame(s->speedscope, s->opt.speedscope_path, speedscope_fn, flame, &arg);
+	flame_free(flame);
+	return err;
 }
 
 /* Writes the reports and evaluates the gate; returns the exit status. */
@@ -477,6 +573,8 @@ static int finish(struct session *s)
 		else if (WIFSIGNALED(s->child_status))
 			status = 128 + WTERMSIG(s->child_status);
 	}
+	if (write_stacks(s, &r))
+		status = EXIT_ERROR;
 	if (s->gate && gate_eval(s->gate, gate_value, &r, why, sizeof(why))) {
 		log_error("gate failed (--fail-on '%s'): %s", s->opt.fail_on, why);
 		status = EXIT_GATE;
@@ -498,6 +596,12 @@ static void cleanup(struct session *s)
 	gate_free(s->gate);
 	if (s->json)
 		fclose(s->json);
+	if (s->folded && s->folded != stdout)
+		fclose(s->folded);
+	if (s->svg && s->svg != stdout)
+		fclose(s->svg);
+	if (s->speedscope && s->speedscope != stdout)
+		fclose(s->speedscope);
 	if (s->child.go_fd >= 0 || s->child.err_fd >= 0)
 		spawn_abort(&s->child);
 }

@@ -22,7 +22,12 @@ static const char usage_head[] =
 	"      --json FILE        write the machine-readable report to FILE ('-' for stdout)\n"
 	"      --fail-on EXPR     staging gate: exit 3 when EXPR holds at the end (see below)\n"
 	"  -T, --trace            print one line per copied page: time pid tid kind cause addr ip\n"
-	"      --by WHAT          break the report down by cause, type, field or region\n"
+	"      --by WHAT          break the report down by cause, type, field, region or stack\n"
+	"      --folded FILE      Python stacks of the copies, collapsed (flamegraph.pl, inferno)\n"
+	"      --svg FILE         an interactive flame graph of them (opens in any browser)\n"
+	"      --speedscope FILE  the same for speedscope\n"
+	"      --unit pages|bytes what flame graphs weigh (default pages)\n"
+	"      --no-stacks        don't walk Python stacks (cheaper)\n"
 	"  -c, --counts-only      count copies only: no object/field/cause attribution (cheapest)\n"
 	"      --buffer-mb N      copy event buffer in MiB (default 16); a full buffer loses\n"
 	"                         attribution, never counts: lost events are reported\n"
@@ -83,9 +88,20 @@ static int parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-enum { OPT_JSON = 256, OPT_FAIL_ON, OPT_BTF, OPT_BY, OPT_BUFFER_MB };
+enum {
+	OPT_JSON = 256,
+	OPT_FAIL_ON,
+	OPT_BTF,
+	OPT_BY,
+	OPT_BUFFER_MB,
+	OPT_FOLDED,
+	OPT_SVG,
+	OPT_SPEEDSCOPE,
+	OPT_UNIT,
+	OPT_NO_STACKS,
+};
 
-static const char *const by_values[] = { "cause", "type", "field", "region", NULL };
+static const char *const by_values[] = { "cause", "type", "field", "region", "stack", NULL };
 
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 {
@@ -100,6 +116,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		{ "by", required_argument, NULL, OPT_BY },
 		{ "counts-only", no_argument, NULL, 'c' },
 		{ "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
+		{ "folded", required_argument, NULL, OPT_FOLDED },
+		{ "svg", required_argument, NULL, OPT_SVG },
+		{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
+		{ "unit", required_argument, NULL, OPT_UNIT },
+		{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -156,6 +177,27 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 					    "invalid --by '%s' (cause, type, field or region)", optarg);
 			o->by = *by;
 			break;
+		case OPT_FOLDED:
+		case OPT_SVG:
+		case OPT_SPEEDSCOPE:
+			if (!*optarg)
+				return fail(err, errlen, "%s needs a file name", argv[optind - 1]);
+			if (c == OPT_FOLDED)
+				o->folded_path = optarg;
+			else if (c == OPT_SVG)
+				o->svg_path = optarg;
+			else
+				o->speedscope_path = optarg;
+			break;
+		case OPT_UNIT:
+			if (strcmp(optarg, "pages") && strcmp(optarg, "bytes"))
+				return fail(err, errlen, "invalid --unit '%s' (pages or bytes)",
+					    optarg);
+			o->unit_bytes = !strcmp(optarg, "bytes");
+			break;
+		case OPT_NO_STACKS:
+			o->no_stacks = true;
+			break;
 		case OPT_BUFFER_MB:
 			errno = 0;
 			mb = strtoul(optarg, &end, 10);
@@ -195,6 +237,13 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		return fail(err, errlen, "nothing to trace: give -p PID or -- COMMAND");
 	if (o->by && o->counts_only)
 		return fail(err, errlen, "--by needs attribution, which --counts-only turns off");
+	if ((o->folded_path || o->svg_path || o->speedscope_path ||
+	     (o->by && !strcmp(o->by, "stack"))) &&
+	    (o->counts_only || o->no_stacks))
+		return fail(err, errlen, "stacks were asked for (--folded, --svg, --speedscope or "
+				    "--by stack) and turned off (--counts-only or --no-stacks)");
+	if (o->counts_only)
+		o->no_stacks = true;
 	if (o->trace && o->json_path && !strcmp(o->json_path, "-"))
 		return fail(err, errlen, "--trace and --json - both want stdout");
 	return 0;

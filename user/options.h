@@ -18,6 +18,11 @@ struct options {
 	const char *by;	    /* --by: cause, type, field or region (NULL: the default sections) */
 	unsigned int buffer_mb; /* copy event buffer size */
 	bool counts_only;   /* no object/field/cause attribution */
+	bool no_stacks;	    /* don't walk Python stacks */
+	const char *folded_path;     /* --folded: collapsed stacks */
+	const char *svg_path;	     /* --svg: interactive flame graph */
+	const char *speedscope_path; /* --speedscope */
+	bool unit_bytes;	     /* --unit bytes: flame graphs weigh bytes, not pages */
 	bool trace;
 	bool quiet;
 	bool verbose;

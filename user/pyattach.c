@@ -233,3 +233,33 @@ const struct py_binding *pyattach_scan_pid(struct pyattach *pa, int pid)
 	procfs_for_each_map("/proc", pid, scan_map, &ctx);
 	return ctx.found;
 }
+
+struct runtime_ctx {
+	const struct py_binding *b;
+	unsigned long start;
+};
+
+static int find_base(const struct map_entry *e, void *arg)
+{
+	struct runtime_ctx *ctx = arg;
+
+	if (e->offset == 0 && e->inode == ctx->b->ino &&
+	    makedev(e->dev_major, e->dev_minor) == ctx->b->dev) {
+		ctx->start = e->start;
+		return 1;
+	}
+	return 0;
+}
+
+unsigned long pyattach_runtime_addr(int pid, const struct py_binding *b)
+{
+	struct runtime_ctx ctx = { .b = b };
+
+	if (!b || !b->interp.runtime_vaddr)
+		return 0;
+	procfs_for_each_map("/proc", pid, find_base, &ctx);
+	if (!ctx.start)
+		return 0;
+	/* the load bias moves every link-time address of the file by the same amount */
+	return ctx.start - (b->interp.load_vaddr & ~4095UL) + b->interp.runtime_vaddr;
+}

@@ -36,4 +36,7 @@ const struct py_binding *pyattach_scan_pid(struct pyattach *pa, int pid);
 /* The same for a file about to be executed (COMMAND, or the interpreter of its #! line). */
 const struct py_binding *pyattach_file(struct pyattach *pa, const char *path);
 
+/* Where _PyRuntime is in pid's memory (the file's load bias applied), 0 when unknown. */
+unsigned long pyattach_runtime_addr(int pid, const struct py_binding *b);
+
 #endif

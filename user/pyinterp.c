@@ -60,6 +60,7 @@ struct img {
 	GElf_Half machine;
 
 	struct sym py_version; /* const unsigned long Py_Version, 3.11+ */
+	struct sym runtime;    /* _PyRuntime: where stack walks start */
 	struct sym py_getversion;
 	struct sym pygc_collect; /* PyGC_Collect() */
 	struct sym pygc_nofail;	 /* _PyGC_CollectNoFail() */
@@ -195,6 +196,8 @@ static void note_symbol(struct img *im, const char *name, const GElf_Sym *s)
 
 	if (type == STT_OBJECT && !strcmp(name, "Py_Version"))
 		keep(&im->py_version, s);
+	if (type == STT_OBJECT && !strcmp(name, "_PyRuntime"))
+		keep(&im->runtime, s);
 	if (type != STT_FUNC)
 		return;
 	if (!strcmp(name, "Py_GetVersion"))
@@ -696,6 +699,30 @@ static void resolve_offsets(struct img *im)
 	}
 }
 
+/*
+ * The link-time address of the segment mapped from file offset 0: the process maps it at
+ * start - offset of its /proc/PID/maps line, so that load bias = that start - this address
+ * (0 for a non-PIE executable such as Debian's python3.11).
+ */
+static bool find_load_base(struct img *im, unsigned long *vaddr)
+{
+	size_t i, n;
+
+	if (elf_getphdrnum(im->elf, &n))
+		return false;
+	for (i = 0; i < n && i < 64; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(im->elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (ph.p_offset != 0)
+			return false; /* the first PT_LOAD does not start the file: not a layout we know */
+		*vaddr = ph.p_vaddr;
+		return true;
+	}
+	return false;
+}
+
 static int inspect_elf(struct img *im, struct py_interp *out)
 {
 	GElf_Ehdr eh;
@@ -721,6 +748,10 @@ static int inspect_elf(struct img *im, struct py_interp *out)
 
 	find_version(im, out);
 	out->free_threaded = im->ft_symbol.found || im->soabi_t;
+	if (im->runtime.found && find_load_base(im, &out->load_vaddr)) {
+		out->runtime_vaddr = im->runtime.s.st_value;
+		out->runtime_size = im->runtime.s.st_size;
+	}
 	resolve_offsets(im);
 	out->gc_func2_gen = -1;
 	find_collector(im, out);

@@ -52,6 +52,14 @@ struct py_interp {
 	char gc_func2[64];
 	unsigned long gc_func2_offset;
 	int gc_func2_gen; /* the generation it always collects, -1 if unknown */
+	/*
+	 * For stack walks: the link-time address and size of _PyRuntime (0 when the file has no
+	 * such symbol), and of the segment mapped from file offset 0. In a process, _PyRuntime is
+	 * at runtime_vaddr + (start of the file's offset-0 mapping - load_vaddr).
+	 */
+	unsigned long runtime_vaddr;
+	unsigned long runtime_size;
+	unsigned long load_vaddr;
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include "json.h"
 #include "report.h"
+#include "stackout.h"
 
 #define PAGE_BYTES 4096ULL
 #define MIB	   (1024.0 * 1024.0)
@@ -288,6 +289,10 @@ void report_text(FILE *f, const struct report *r)
 	}
 	if (!r->attribution)
 		return;
+	if (r->by && !strcmp(r->by, "stack")) {
+		stackout_text(f, r->srows, r->nsrows, report_pages(&r->total));
+		return;
+	}
 	if (r->by) {
 		text_breakdown(f, r, r->by, 40);
 		return;

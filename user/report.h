@@ -41,6 +41,8 @@ struct report {
 	const struct attrib_row *rows;	/* aggregated (cause, type, field, region), most first */
 	size_t nrows;
 	const char *by;			/* --by, or NULL for the default sections */
+	const struct attrib_stack_row *srows; /* by Python stack, most first (--by stack) */
+	size_t nsrows;
 };
 
 struct report_figure {

@@ -10,9 +10,22 @@
 #include "cowtrace.h"
 #include "log.h"
 #include "procfs.h"
+#include "pyframes.h"
 #include "tracees.h"
 
 #define CMDLINE_MAX 4096
+/*
+ * After an exec the dynamic loader maps libpython within milliseconds, and the program may fork
+ * workers soon after: look often at first (a worker inherits what is known of its parent when
+ * it is forked), then now and then for programs that load Python late (embedding).
+ */
+#define SCANS_AFTER_EXEC 43
+#define SCANS_SLOW	 3
+
+static unsigned long long next_scan_delay(unsigned int scans_left)
+{
+	return scans_left > SCANS_SLOW ? 5000000ULL : 700000000ULL;
+}
 
 unsigned long long monotonic_ns(void)
 {
@@ -60,15 +73,72 @@ static void read_cmdline(struct tracee *te, int pid)
 	te->cmdline = strdup(buf);
 }
 
-/* Tells BPF the pymalloc pool size of slot's interpreter, so that it captures pool headers. */
-static void set_python(struct tracees *t, unsigned int slot, const struct py_binding *py)
+/* How BPF walks the stacks of a process running py (kind PYF_NONE when it cannot). */
+static struct cow_stack_cfg stack_cfg(int pid, const struct py_binding *py)
 {
+	const struct py_frame_offsets *o;
+	struct cow_stack_cfg c = {};
+	int instr, tframe;
+
+	if (!py || py->interp.free_threaded ||
+	    !(o = py_frame_offsets_for(py->interp.major, py->interp.minor)))
+		return c;
+	c.runtime = pyattach_runtime_addr(pid, py);
+	if (!c.runtime)
+		return c;
+	if (o->frame_lasti >= 0) {
+		c.kind = PYF_FRAMEOBJ;
+		instr = o->frame_lasti;
+		tframe = o->tstate_frame;
+	} else if (o->tstate_cframe >= 0) {
+		c.kind = PYF_CFRAME;
+		instr = o->frame_instr_ptr;
+		tframe = o->tstate_cframe;
+	} else {
+		c.kind = PYF_CURRENT;
+		instr = o->frame_instr_ptr;
+		tframe = o->tstate_current_frame;
+	}
+	/* every frame field must be inside the bytes BPF reads of a frame */
+	if (instr < 0 || instr + 8 > COW_FRAME_READ || o->frame_code < 0 ||
+	    o->frame_code + 8 > COW_FRAME_READ || o->frame_previous < 0 ||
+	    o->frame_previous + 8 > COW_FRAME_READ || o->frame_owner >= COW_FRAME_READ ||
+	    tframe < 0 || o->tstate_thread_id < 0 || o->tstate_next < 0 ||
+	    o->runtime_interpreters_head < 0 || o->interp_threads_head < 0) {
+		c.kind = PYF_NONE;
+		return c;
+	}
+	c.interp_head = o->runtime_interpreters_head;
+	c.threads_head = o->interp_threads_head;
+	c.tstate_next = o->tstate_next;
+	c.tstate_thread_id = o->tstate_thread_id;
+	c.tstate_frame = tframe;
+	c.cframe_current = o->cframe_current_frame > 0 ? o->cframe_current_frame : 0;
+	c.frame_previous = o->frame_previous;
+	c.frame_code = o->frame_code;
+	c.frame_instr = instr;
+	c.frame_owner = o->frame_owner > 0 ? o->frame_owner : 0;
+	c.owner_skip = o->frame_owner > 0 && o->frame_owner_incomplete > 0 ?
+			       o->frame_owner_incomplete : 0;
+	c.code_tag_bits = o->frame_code_tag_bits > 0 ? o->frame_code_tag_bits : 0;
+	return c;
+}
+
+/* Tells BPF about slot's interpreter: the pymalloc pool size (for captures) and how to walk its
+ * stacks. */
+static void set_python(struct tracees *t, unsigned int slot, int pid, const struct py_binding *py)
+{
+	struct cow_stack_cfg cfg = {};
 	__u32 shift = 0;
 
 	t->slots[slot].python = py;
 	if (py && !py->interp.free_threaded && py->interp.major == 3 && py->interp.minor >= 8)
 		shift = py->interp.minor >= 10 ? 14 : 12; /* 16 KiB pools from 3.10, 4 KiB before */
 	bpf_map__update_elem(t->skel->maps.pool_shifts, &slot, sizeof(slot), &shift, sizeof(shift),
+			     0);
+	if (t->stacks)
+		cfg = stack_cfg(pid, py);
+	bpf_map__update_elem(t->skel->maps.py_stack_cfgs, &slot, sizeof(slot), &cfg, sizeof(cfg),
 			     0);
 }
 
@@ -117,7 +187,7 @@ int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int pare
 		return -ESRCH;
 	}
 	read_cmdline(&t->slots[slot], pid);
-	set_python(t, slot, pyattach_scan_pid(t->pa, pid));
+	set_python(t, slot, pid, pyattach_scan_pid(t->pa, pid));
 	return slot;
 }
 
@@ -202,9 +272,26 @@ void tracees_on_fork(struct tracees *t, unsigned int slot, int pid)
 	info = proc_info(t, slot);
 	/* a forked child runs its parent's program until it execs */
 	if (info.parent_slot < COWTRACE_MAX_SLOTS) {
-		const struct tracee *parent = &t->slots[info.parent_slot];
+		struct tracee *parent = &t->slots[info.parent_slot];
 
-		set_python(t, slot, parent->python);
+		/* the parent forks before we found its interpreter: look now, for its next
+		 * workers (this one got what BPF knew at the fork) */
+		if (!parent->python && parent->scans_left) {
+			struct cow_proc_info pinfo = proc_info(t, info.parent_slot);
+
+			if (pinfo.pid && !(pinfo.flags & PROC_EXITED))
+				set_python(t, info.parent_slot, pinfo.pid,
+					   pyattach_scan_pid(t->pa, pinfo.pid));
+			if (parent->python) {
+				parent->scans_left = 0;
+				/* and the child, which runs the same program */
+				set_python(t, slot, pid, parent->python);
+			}
+		}
+
+		/* BPF copied the parent's pool size and stack configuration at the fork; a
+		 * child that has exited already could not be asked for its own */
+		te->python = parent->python;
 		if (parent->cmdline && !te->cmdline)
 			te->cmdline = strdup(parent->cmdline);
 	}
@@ -228,10 +315,21 @@ void tracees_on_exec(struct tracees *t, unsigned int slot, int pid, unsigned lon
 		te->cmdline = NULL;
 		read_cmdline(te, pid);
 	}
-	set_python(t, slot, pyattach_scan_pid(t->pa, pid));
+	set_python(t, slot, pid, pyattach_scan_pid(t->pa, pid));
 	/* the dynamic loader maps libpython only after exec: look again a few times */
-	te->scans_left = te->python ? 0 : 4;
-	te->next_scan_ns = now_ns + 20000000ULL;
+	te->scans_left = te->python ? 0 : SCANS_AFTER_EXEC;
+	te->next_scan_ns = now_ns + next_scan_delay(te->scans_left);
+}
+
+unsigned long long tracees_next_scan(const struct tracees *t)
+{
+	unsigned long long next = 0;
+	unsigned int i, n = tracees_nslots(t);
+
+	for (i = 0; i < n; i++)
+		if (t->slots[i].scans_left && (!next || t->slots[i].next_scan_ns < next))
+			next = t->slots[i].next_scan_ns;
+	return next;
 }
 
 void tracees_tick(struct tracees *t, unsigned long long now_ns)
@@ -249,9 +347,9 @@ void tracees_tick(struct tracees *t, unsigned long long now_ns)
 			te->scans_left = 0;
 			continue;
 		}
-		set_python(t, i, pyattach_scan_pid(t->pa, info.pid));
+		set_python(t, i, info.pid, pyattach_scan_pid(t->pa, info.pid));
 		te->scans_left = te->python ? 0 : te->scans_left - 1;
-		te->next_scan_ns = now_ns + (5 - te->scans_left) * 100000000ULL;
+		te->next_scan_ns = now_ns + next_scan_delay(te->scans_left);
 		if (!te->cmdline)
 			read_cmdline(te, info.pid);
 	}

@@ -24,6 +24,7 @@ struct tracees {
 	struct cowtrace_bpf *skel;
 	struct pyattach *pa;
 	struct tracee *slots; /* COWTRACE_MAX_SLOTS */
+	bool stacks;	      /* tell BPF how to walk Python stacks */
 };
 
 int tracees_init(struct tracees *t, struct cowtrace_bpf *skel, struct pyattach *pa);
@@ -42,6 +43,8 @@ void tracees_on_fork(struct tracees *t, unsigned int slot, int pid);
 void tracees_on_exec(struct tracees *t, unsigned int slot, int pid, unsigned long long now_ns);
 /* Re-scans that are due (an exec'd program maps libpython some time after exec). */
 void tracees_tick(struct tracees *t, unsigned long long now_ns);
+/* When the next re-scan is due (CLOCK_MONOTONIC ns), 0 when none is. */
+unsigned long long tracees_next_scan(const struct tracees *t);
 /* No traced process is alive any more. */
 bool tracees_all_exited(const struct tracees *t);
 /* Slots in use so far. */

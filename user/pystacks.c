@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "cowtrace.h"
+#include "pylines.h"
+#include "pystacks.h"
+
+#define CODE_READ_MAX	 512	   /* no PyCodeObject header of 3.8-3.14 is larger */
+#define LINETABLE_MAX	 (1 << 16) /* bytes of a line table we are willing to read */
+#define NAME_MAX_LEN	 128
+#define FILENAME_MAX_LEN 512
+
+struct code_info {
+	unsigned int family;
+	__u64 code;
+	bool used;
+	bool valid;
+	char name[NAME_MAX_LEN];
+	char filename[FILENAME_MAX_LEN];
+	int firstlineno;
+	unsigned char *linetable;
+	size_t linetable_len;
+};
+
+struct stack_entry {
+	unsigned int family;
+	__u64 id;
+	bool used;
+	struct pystack stack;
+};
+
+struct pystacks {
+	int stacks_fd;
+	struct code_info *codes;
+	size_t ncodes, capcodes;
+	struct stack_entry *stacks;
+	size_t nstacks, capstacks;
+};
+
+struct pystacks *pystacks_new(int stacks_fd)
+{
+	struct pystacks *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return NULL;
+	ps->stacks_fd = stacks_fd;
+	ps->capcodes = 1024;
+	ps->capstacks = 1024;
+	ps->codes = calloc(ps->capcodes, sizeof(*ps->codes));
+	ps->stacks = calloc(ps->capstacks, sizeof(*ps->stacks));
+	if (!ps->codes || !ps->stacks) {
+		pystacks_free(ps);
+		return NULL;
+	}
+	return ps;
+}
+
+static void free_stack(struct pystack *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->frames[i]);
+	free(s->frames);
+}
+
+void pystacks_free(struct pystacks *ps)
+{
+	size_t i;
+
+	if (!ps)
+		return;
+	for (i = 0; ps->codes && i < ps->capcodes; i++)
+		free(ps->codes[i].linetable);
+	for (i = 0; ps->stacks && i < ps->capstacks; i++)
+		if (ps->stacks[i].used)
+			free_stack(&ps->stacks[i].stack);
+	free(ps->codes);
+	free(ps->stacks);
+	free(ps);
+}
+
+static size_t slot_hash(unsigned int family, __u64 key, size_t cap)
+{
+	__u64 h = (key ^ ((__u64)family << 48)) * 0x9e3779b97f4a7c15ULL;
+
+	return (h >> 17) & (cap - 1);
+}
+
+/* ---- reading the target's objects --------------------------------------------------------- */
+
+static bool user_ptr(__u64 p)
+{
+	return p >= 4096 && p < (1ULL << 47) && !(p & 7);
+}
+
+/* A compact ASCII str: the only kind co_name, co_qualname and co_filename are in practice. */
+static bool read_ascii(const struct py_frame_offsets *off, const struct mem_reader *r, __u64 p,
+		       char *buf, size_t len)
+{
+	__u64 length = 0;
+	__u32 state = 0;
+	size_t i;
+
+	if (!user_ptr(p) || r->read(r->ctx, p + off->unicode_length, &length, sizeof(length)) ||
+	    r->read(r->ctx, p + off->unicode_state, &state, sizeof(state)))
+		return false;
+	if (!(state & PY_UNICODE_STATE_COMPACT) || !(state & PY_UNICODE_STATE_ASCII) ||
+	    length >= len || length == 0)
+		return false;
+	if (r->read(r->ctx, p + off->unicode_ascii_data, buf, length))
+		return false;
+	buf[length] = '\0';
+	for (i = 0; i < length; i++)
+		if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static unsigned char *read_bytes(const struct py_frame_offsets *off, const struct mem_reader *r,
+				 __u64 p, size_t *len)
+{
+	__u64 size = 0;
+	unsigned char *buf;
+
+	if (!user_ptr(p) || r->read(r->ctx, p + off->bytes_size, &size, sizeof(size)) ||
+	    size > LINETABLE_MAX)
+		return NULL;
+	buf = malloc(size ? size : 1);
+	if (!buf)
+		return NULL;
+	if (size && r->read(r->ctx, p + off->bytes_data, buf, size)) {
+		free(buf);
+		return NULL;
+	}
+	*len = size;
+	return buf;
+}
+
+static __u64 field_ptr(const unsigned char *obj, int field)
+{
+	__u64 v;
+
+	if (field < 0 || field + sizeof(v) > CODE_READ_MAX)
+		return 0;
+	memcpy(&v, obj + field, sizeof(v));
+	return v;
+}
+
+/* Is p a code object? Its type must be named "code" (read from the type's tp_name). */
+static bool is_code(const struct py_frame_offsets *off, const struct mem_reader *r,
+		    const unsigned char *obj)
+{
+	__u64 type = field_ptr(obj, off->object_type), name = 0;
+	char buf[8];
+
+	if (!user_ptr(type) || r->read(r->ctx, type + 24, &name, sizeof(name)) || !name ||
+	    r->read(r->ctx, name, buf, 5))
+		return false;
+	return !memcmp(buf, "code", 5);
+}
+
+static void load_code(const struct py_frame_offsets *off, const struct mem_reader *r,
+		      struct code_info *c)
+{
+	unsigned char obj[CODE_READ_MAX];
+	int size = off->code_size > 0 && off->code_size <= CODE_READ_MAX ? off->code_size
+									 : CODE_READ_MAX;
+	__s32 first;
+
+	c->valid = false;
+	if (!user_ptr(c->code) || r->read(r->ctx, c->code, obj, size) || !is_code(off, r, obj))
+		return;
+	if (!read_ascii(off, r,
+			field_ptr(obj, off->code_qualname > 0 ? off->code_qualname : off->code_name),
+			c->name, sizeof(c->name)))
+		return;
+	if (!read_ascii(off, r, field_ptr(obj, off->code_filename), c->filename,
+			sizeof(c->filename)))
+		snprintf(c->filename, sizeof(c->filename), "?");
+	if (off->code_firstlineno < 0 || off->code_firstlineno + 4 > size)
+		return;
+	memcpy(&first, obj + off->code_firstlineno, sizeof(first));
+	c->firstlineno = first;
+	c->linetable = read_bytes(off, r, field_ptr(obj, off->code_linetable), &c->linetable_len);
+	c->valid = true;
+}
+
+static struct code_info *code_get(struct pystacks *ps, const struct py_frame_offsets *off,
+				  unsigned int family, __u64 code, const struct mem_reader *r)
+{
+	size_t i;
+
+	if (2 * (ps->ncodes + 1) > ps->capcodes) {
+		/* full enough: start over rather than grow without bound */
+		for (i = 0; i < ps->capcodes; i++)
+			free(ps->codes[i].linetable);
+		memset(ps->codes, 0, ps->capcodes * sizeof(*ps->codes));
+		ps->ncodes = 0;
+	}
+	for (i = slot_hash(family, code, ps->capcodes); ps->codes[i].used;
+	     i = (i + 1) & (ps->capcodes - 1))
+		if (ps->codes[i].family == family && ps->codes[i].code == code)
+			return &ps->codes[i];
+	ps->codes[i].used = true;
+	ps->codes[i].family = family;
+	ps->codes[i].code = code;
+	ps->ncodes++;
+	load_code(off, r, &ps->codes[i]);
+	return &ps->codes[i];
+}
+
+int pystacks_format_frame(char *buf, size_t len, const char *qualname, const char *filename,
+			  int line)
+{
+	if (line > 0)
+		return snprintf(buf, len, "%s (%s:%d)", qualname, filename, line);
+	return snprintf(buf, len, "%s (%s)", qualname, filename);
+}
+
+static char *frame_name(const struct py_frame_offsets *off, const struct code_info *c,
+			__u64 instr)
+{
+	char buf[NAME_MAX_LEN + FILENAME_MAX_LEN + 32];
+	long long offset;
+	int line = -1;
+
+	if (!c->valid)
+		return strdup("?");
+	if (off->frame_lasti >= 0) {
+		/* f_lasti: -1 before the first instruction */
+		offset = (long long)(__s64)instr * (off->lasti_unit > 0 ? off->lasti_unit : 1);
+	} else {
+		offset = (long long)(instr - (c->code + off->code_adaptive));
+	}
+	if (c->linetable && offset >= 0 && offset < (1LL << 30))
+		line = py_code_line(off->major, off->minor, c->linetable, c->linetable_len,
+				    c->firstlineno, (int)offset);
+	if (line <= 0 && offset < 0)
+		line = c->firstlineno;
+	pystacks_format_frame(buf, sizeof(buf), c->name, c->filename, line);
+	return strdup(buf);
+}
+
+const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_offsets *off,
+				   unsigned int family, __u64 id, const struct mem_reader *r)
+{
+	struct cow_stack raw;
+	struct stack_entry *e;
+	size_t i, n;
+
+	if (!id || !off)
+		return NULL;
+	for (i = slot_hash(family, id, ps->capstacks); ps->stacks[i].used;
+	     i = (i + 1) & (ps->capstacks - 1))
+		if (ps->stacks[i].family == family && ps->stacks[i].id == id)
+			return &ps->stacks[i].stack;
+	if (2 * (ps->nstacks + 1) > ps->capstacks) {
+		struct stack_entry *bigger = calloc(2 * ps->capstacks, sizeof(*bigger));
+		size_t j;
+
+		if (!bigger)
+			return NULL;
+		for (j = 0; j < ps->capstacks; j++) {
+			size_t k;
+
+			if (!ps->stacks[j].used)
+				continue;
+			for (k = slot_hash(ps->stacks[j].family, ps->stacks[j].id, 2 * ps->capstacks);
+			     bigger[k].used; k = (k + 1) & (2 * ps->capstacks - 1))
+				;
+			bigger[k] = ps->stacks[j];
+		}
+		free(ps->stacks);
+		ps->stacks = bigger;
+		ps->capstacks *= 2;
+		for (i = slot_hash(family, id, ps->capstacks); ps->stacks[i].used;
+		     i = (i + 1) & (ps->capstacks - 1))
+			;
+	}
+	if (bpf_map_lookup_elem(ps->stacks_fd, &id, &raw))
+		return NULL;
+	e = &ps->stacks[i];
+	n = raw.depth < COW_STACK_MAX ? raw.depth : COW_STACK_MAX;
+	e->stack.frames = calloc(n ? n : 1, sizeof(char *));
+	if (!e->stack.frames)
+		return NULL;
+	e->used = true;
+	e->family = family;
+	e->id = id;
+	e->stack.truncated = raw.flags & COW_STACK_TRUNCATED;
+	/* BPF records the innermost frame first; names go outermost first */
+	for (i = 0; i < n; i++) {
+		struct code_info *c = code_get(ps, off, family, raw.code[n - 1 - i], r);
+
+		e->stack.frames[i] = frame_name(off, c, raw.instr[n - 1 - i]);
+		if (!e->stack.frames[i])
+			e->stack.frames[i] = strdup("?");
+	}
+	e->stack.n = n;
+	ps->nstacks++;
+	return &e->stack;
+}
