@@ -17,11 +17,15 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+out=build/demo
+mkdir -p "$out"
+
 run() { # name, extra server arguments...
 	local name=$1
 	shift
-	echo "=== cowtrace -- $PYTHON demo/prefork_server.py --workers 2${*:+ $*} ==="
-	./cowtrace --json "$tmp/$name.json" -- "$PYTHON" demo/prefork_server.py --workers 2 "$@"
+	echo "=== cowtrace --svg $out/$name.svg -- $PYTHON demo/prefork_server.py --workers 2${*:+ $*} ==="
+	./cowtrace --json "$tmp/$name.json" --svg "$out/$name.svg" --folded "$out/$name.folded" \
+		-- "$PYTHON" demo/prefork_server.py --workers 2 "$@"
 	echo
 }
 
@@ -61,3 +65,5 @@ print()
 print("All workers: gc copies %.1f MiB -> %.1f MiB, all copies %.1f MiB -> %.1f MiB with freeze"
       % (gc_plain / 256.0, gc_frozen / 256.0, all_plain / 256.0, all_frozen / 256.0))
 EOF
+echo
+echo "Flame graphs (open in a browser): $out/plain.svg and $out/freeze.svg"

@@ -3,8 +3,11 @@
 # Install what cowtrace needs to build, test and run its demo, on Debian or Ubuntu (as root).
 # Idempotent, and quick when everything is there: apt runs only for what is missing.
 set -eu
+# build: clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
+# tests: libcmocka-dev python3 python3-pytest util-linux (setpriv), chromium (renders the SVG
+# flame graph headless), nodejs (checks the SVG's script)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool libcmocka-dev
-python3 python3-pytest util-linux"
+python3 python3-pytest util-linux chromium nodejs"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
