@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-"""The command line contract (docs/INTERFACE.md): errors, exit codes, signals, the gate.
+"""The command line contract (README.md, Usage): errors, exit codes, signals, the gate.
 
 Every test checks afterwards that no BPF program or link the tool created is still loaded.
 """
