@@ -42,6 +42,10 @@ enum {
 	EXIT_NOT_FOUND = 127,
 };
 
+/* Longest wait for events: copies below the wakeup threshold are decoded at least this often,
+ * while the processes whose memory names their objects most likely live. */
+#define POLL_MS 20
+
 /* How long a --trace line waits for the rest of its fault (a file copy's correction). */
 #define TRACE_HOLD_NS 20000000ULL
 
@@ -316,7 +320,9 @@ static int load_and_attach(struct session *s)
 	/* counts alone need no event buffer: then don't pin its kernel memory */
 	if (!s->opt.counts_only) {
 		bpf_map__set_max_entries(s->skel->maps.copy_events, s->opt.buffer_mb << 20);
-		s->skel->rodata->wakeup_bytes = (s->opt.buffer_mb << 20) / 8;
+		/* Decoding reads the target's memory: the sooner, the likelier the writer (or its
+		 * parent) still lives. 256 KiB is a wakeup per ~1000 copies, a few ns a copy. */
+		s->skel->rodata->wakeup_bytes = 256 << 10;
 	}
 	else if (!s->opt.trace)
 		bpf_map__set_max_entries(s->skel->maps.copy_events, getpagesize());
@@ -435,13 +441,13 @@ static void poll_loop(struct session *s)
 		next_summary = s->start_ns + s->opt.interval * 1e9;
 	while (!exiting) {
 		unsigned long long scan = tracees_next_scan(&s->tracees);
-		int timeout = 100;
+		int timeout = POLL_MS;
 
 		/* sooner when an interpreter is being looked for (see tracees_tick) */
 		now = monotonic_ns();
 		if (scan && scan <= now)
 			timeout = 0;
-		else if (scan && scan - now < 100000000ULL)
+		else if (scan && scan - now < POLL_MS * 1000000ULL)
 			timeout = (scan - now) / 1000000 + 1;
 		err = ring_buffer__poll(s->rb, timeout);
 		if (err < 0 && err != -EINTR) {

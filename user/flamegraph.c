@@ -17,14 +17,14 @@
 #include "flamegraph.h"
 #include "json.h"
 
-#define NO_NAME UINT32_MAX
-#define MAX_NODES (UINT32_MAX - 1)
+#define NO_NAME	    UINT32_MAX
+#define MAX_NODES   (UINT32_MAX - 1)
 #define ARENA_CHUNK 65536
 
 struct flame_node {
-	uint32_t parent; /* 0 (the root) for the first frame of a stack */
-	uint32_t name;	 /* index into flame.names; NO_NAME for the root */
-	uint8_t cls;	 /* enum flame_class */
+	uint32_t parent;	 /* 0 (the root) for the first frame of a stack */
+	uint32_t name;		 /* index into flame.names; NO_NAME for the root */
+	uint8_t cls;		 /* enum flame_class */
 	unsigned long long self; /* count of the stacks that end here */
 };
 
@@ -389,7 +389,8 @@ static int64_t child(struct flame *f, uint32_t parent, uint32_t name, enum flame
 {
 	size_t j;
 
-	if (f->nnodes * 2 > f->edges_cap && !rehash_edges(f, f->edges_cap ? f->edges_cap * 2 : 1024))
+	if (f->nnodes * 2 > f->edges_cap &&
+	    !rehash_edges(f, f->edges_cap ? f->edges_cap * 2 : 1024))
 		return -ENOMEM;
 	for (j = hash_edge(parent, name) & (f->edges_cap - 1); f->edges[j];
 	     j = (j + 1) & (f->edges_cap - 1)) {
@@ -688,15 +689,15 @@ int flame_write_folded(const struct flame *f, FILE *out)
 /* ---------------------------------------------------------------------------------------- */
 /* SVG */
 
-#define SVG_WIDTH 1200
-#define SVG_PAD 10	     /* left and right margins */
-#define SVG_TOP 80	     /* title, subtitle, hint and controls above the frames */
-#define SVG_BOTTOM 36	     /* the details line below */
-#define FRAME_H 16	     /* one stack level */
-#define FONT_PX 12
-#define CHAR_W (0.6 * FONT_PX) /* monospace advance, for fitting labels */
-#define MIN_FRAME_W 0.1	     /* narrower frames are not drawn */
-#define HIGHLIGHT "#e040e0"  /* search matches: no palette comes near magenta */
+#define SVG_WIDTH   1200
+#define SVG_PAD	    10 /* left and right margins */
+#define SVG_TOP	    80 /* title, subtitle, hint and controls above the frames */
+#define SVG_BOTTOM  36 /* the details line below */
+#define FRAME_H	    16 /* one stack level */
+#define FONT_PX	    12
+#define CHAR_W	    (0.6 * FONT_PX) /* monospace advance, for fitting labels */
+#define MIN_FRAME_W 0.1		    /* narrower frames are not drawn */
+#define HIGHLIGHT   "#e040e0"	    /* search matches: no palette comes near magenta */
 
 static void xml_emit(void *ctx, const char *p, size_t n)
 {
@@ -759,13 +760,13 @@ struct palette {
 
 /* Indexed by enum flame_class: ranges in HSL, the name's hash picks a point in them. */
 static const struct palette palettes[FLAME_CLASS_COUNT] = {
-	[FLAME_CLASS_AUTO] = {0, 50, 0.78, 0.17, 0.55, 0.10},
-	[FLAME_CLASS_PYTHON] = {0, 50, 0.78, 0.17, 0.55, 0.10},
-	[FLAME_CLASS_NATIVE] = {25, 15, 0.25, 0.15, 0.58, 0.08},
-	[FLAME_CLASS_PROCESS] = {205, 20, 0.15, 0.15, 0.66, 0.08},
-	[FLAME_CLASS_CAUSE] = {200, 30, 0.70, 0.20, 0.64, 0.08},
-	[FLAME_CLASS_OBJECT] = {95, 50, 0.45, 0.20, 0.55, 0.08},
-	[FLAME_CLASS_MARK] = {0, 0, 0, 0, 0.72, 0.06},
+    [FLAME_CLASS_AUTO] = {0, 50, 0.78, 0.17, 0.55, 0.10},
+    [FLAME_CLASS_PYTHON] = {0, 50, 0.78, 0.17, 0.55, 0.10},
+    [FLAME_CLASS_NATIVE] = {25, 15, 0.25, 0.15, 0.58, 0.08},
+    [FLAME_CLASS_PROCESS] = {205, 20, 0.15, 0.15, 0.66, 0.08},
+    [FLAME_CLASS_CAUSE] = {200, 30, 0.70, 0.20, 0.64, 0.08},
+    [FLAME_CLASS_OBJECT] = {95, 50, 0.45, 0.20, 0.55, 0.08},
+    [FLAME_CLASS_MARK] = {0, 0, 0, 0, 0.72, 0.06},
 };
 
 static double hue_channel(double p, double q, double t)
@@ -859,7 +860,8 @@ static void put_frame(FILE *out, const char *name, enum flame_class cls, const c
 	}
 	fputs("<g><title>", out);
 	put_xml(out, name);
-	fputs(" \xe2\x80\x94 ", out); /* an em dash; the script finds the name before the last one */
+	/* an em dash: the script takes the name from before the last one */
+	fputs(" \xe2\x80\x94 ", out);
 	put_count(out, count, unit);
 	fprintf(out, " (%.2f%%)</title><rect x=\"", 100.0 * count / total);
 	put_num(out, x);
@@ -873,18 +875,18 @@ static void put_frame(FILE *out, const char *name, enum flame_class cls, const c
 }
 
 static const char svg_style[] =
-	"text { font-family: monospace; font-size: 12px; fill: #000; }\n"
-	"#title { font-size: 17px; font-weight: bold; text-anchor: middle; }\n"
-	"#subtitle { fill: #444; text-anchor: middle; }\n"
-	"#hint { fill: #777; font-size: 11px; text-anchor: middle; }\n"
-	"#empty { fill: #777; font-size: 16px; text-anchor: middle; }\n"
-	".ctl { fill: #1c5fb0; cursor: pointer; }\n"
-	".ctl:hover { text-decoration: underline; }\n"
-	".ctl.off { fill: #aaa; cursor: default; text-decoration: none; }\n"
-	"#frames rect { rx: 2px; ry: 2px; cursor: pointer; }\n"
-	"#frames g:hover rect { stroke: #000; stroke-width: 0.6; }\n"
-	"#frames text { pointer-events: none; }\n"
-	"#frames .anc { opacity: 0.55; }\n";
+    "text { font-family: monospace; font-size: 12px; fill: #000; }\n"
+    "#title { font-size: 17px; font-weight: bold; text-anchor: middle; }\n"
+    "#subtitle { fill: #444; text-anchor: middle; }\n"
+    "#hint { fill: #777; font-size: 11px; text-anchor: middle; }\n"
+    "#empty { fill: #777; font-size: 16px; text-anchor: middle; }\n"
+    ".ctl { fill: #1c5fb0; cursor: pointer; }\n"
+    ".ctl:hover { text-decoration: underline; }\n"
+    ".ctl.off { fill: #aaa; cursor: default; text-decoration: none; }\n"
+    "#frames rect { rx: 2px; ry: 2px; cursor: pointer; }\n"
+    "#frames g:hover rect { stroke: #000; stroke-width: 0.6; }\n"
+    "#frames text { pointer-events: none; }\n"
+    "#frames .anc { opacity: 0.55; }\n";
 
 /*
  * The script reads the graph back from the DOM (titles, rect geometry, document order): nothing
@@ -892,178 +894,178 @@ static const char svg_style[] =
  * a frame's descendants are the drawn frames that follow it up to the next one no deeper than it.
  */
 static const char svg_script[] =
-	"(function () {\n"
-	"\t'use strict';\n"
-	"\tvar doc = document;\n"
-	"\tvar frames = doc.getElementById('frames');\n"
-	"\tvar details = doc.getElementById('details');\n"
-	"\tvar resetBtn = doc.getElementById('reset');\n"
-	"\tvar searchBtn = doc.getElementById('search');\n"
-	"\tvar matched = doc.getElementById('matched');\n"
-	"\tvar num = function (name) { return parseFloat(frames.getAttribute(name)); };\n"
-	"\tvar x0 = num('data-x0'), fullW = num('data-width'), fh = num('data-fh');\n"
-	"\tvar base = num('data-base'), total = num('data-total'), charW = num('data-charw');\n"
-	"\tvar highlight = frames.getAttribute('data-highlight');\n"
-	"\tvar hint = details.textContent;\n"
-	"\tvar gs = [], names = [], titles = [], vals = [], xs = [], ws = [], depth = [];\n"
-	"\tvar fills = [], parent = [], end = [], index = new Map();\n"
-	"\tvar g, i, n, stack = [];\n"
-	"\tfor (g = frames.firstElementChild; g; g = g.nextElementSibling) {\n"
-	"\t\tvar t = g.firstElementChild, r = t.nextElementSibling;\n"
-	"\t\tvar title = t.textContent, k = title.lastIndexOf(' \\u2014 ');\n"
-	"\t\tindex.set(g, gs.length);\n"
-	"\t\tgs.push(g);\n"
-	"\t\ttitles.push(title);\n"
-	"\t\tnames.push(k >= 0 ? title.slice(0, k) : title);\n"
-	"\t\tvals.push(k >= 0 ? parseFloat(title.slice(k + 3)) : 0);\n"
-	"\t\txs.push(parseFloat(r.getAttribute('x')));\n"
-	"\t\tws.push(parseFloat(r.getAttribute('width')));\n"
-	"\t\tdepth.push(Math.round((base - parseFloat(r.getAttribute('y'))) / fh));\n"
-	"\t\tfills.push(r.getAttribute('fill'));\n"
-	"\t}\n"
-	"\tn = gs.length;\n"
-	"\tfor (i = 0; i < n; i++) {\n"
-	"\t\twhile (stack.length && depth[stack[stack.length - 1]] >= depth[i])\n"
-	"\t\t\tend[stack.pop()] = i;\n"
-	"\t\tparent[i] = stack.length ? stack[stack.length - 1] : -1;\n"
-	"\t\tstack.push(i);\n"
-	"\t}\n"
-	"\twhile (stack.length)\n"
-	"\t\tend[stack.pop()] = n;\n"
-	"\n"
-	"\tfunction label(name, w) {\n"
-	"\t\tvar fit = Math.floor((w - 6) / charW), cps;\n"
-	"\t\tif (fit < 3)\n"
-	"\t\t\treturn '';\n"
-	"\t\tcps = Array.from(name);\n"
-	"\t\treturn cps.length <= fit ? name : cps.slice(0, fit - 2).join('') + '..';\n"
-	"\t}\n"
-	"\tfunction place(i, x, w, shown, anc) {\n"
-	"\t\tvar g = gs[i], r = g.children[1], t = g.children[2];\n"
-	"\t\tg.style.display = shown ? '' : 'none';\n"
-	"\t\tif (!shown)\n"
-	"\t\t\treturn;\n"
-	"\t\tg.classList.toggle('anc', anc);\n"
-	"\t\tr.setAttribute('x', x.toFixed(4));\n"
-	"\t\tr.setAttribute('width', w.toFixed(4));\n"
-	"\t\tt.setAttribute('x', (x + 3).toFixed(4));\n"
-	"\t\tt.textContent = label(names[i], w);\n"
-	"\t}\n"
-	"\tfunction reset() {\n"
-	"\t\tfor (var i = 0; i < n; i++)\n"
-	"\t\t\tplace(i, xs[i], ws[i], true, false);\n"
-	"\t\tresetBtn.classList.add('off');\n"
-	"\t}\n"
-	"\tfunction zoom(z) {\n"
-	"\t\tvar anc = new Uint8Array(n), a, i, scale;\n"
-	"\t\tif (z <= 0) {\n"
-	"\t\t\treset();\n"
-	"\t\t\treturn;\n"
-	"\t\t}\n"
-	"\t\tfor (a = parent[z]; a >= 0; a = parent[a])\n"
-	"\t\t\tanc[a] = 1;\n"
-	"\t\tscale = fullW / ws[z];\n"
-	"\t\tfor (i = 0; i < n; i++) {\n"
-	"\t\t\tif (i >= z && i < end[z])\n"
-	"\t\t\t\tplace(i, x0 + (xs[i] - xs[z]) * scale, ws[i] * scale, true, false);\n"
-	"\t\t\telse\n"
-	"\t\t\t\tplace(i, x0, fullW, anc[i] === 1, true);\n"
-	"\t\t}\n"
-	"\t\tresetBtn.classList.remove('off');\n"
-	"\t}\n"
-	"\tvar term = '';\n"
-	"\tfunction search(q) {\n"
-	"\t\tvar re = null, hit = new Uint8Array(n), sum = 0, i;\n"
-	"\t\tterm = q || '';\n"
-	"\t\tif (term) {\n"
-	"\t\t\ttry {\n"
-	"\t\t\t\tre = new RegExp(term);\n"
-	"\t\t\t} catch (e) {\n"
-	"\t\t\t\tre = null;\n"
-	"\t\t\t}\n"
-	"\t\t}\n"
-	"\t\tfor (i = 0; i < n; i++) {\n"
-	"\t\t\tif (term)\n"
-	"\t\t\t\thit[i] = (re ? re.test(names[i]) : names[i].indexOf(term) >= 0) ? 1 : 0;\n"
-	"\t\t\tgs[i].children[1].setAttribute('fill', hit[i] ? highlight : fills[i]);\n"
-	"\t\t}\n"
-	"\t\t/* outermost matches only: a match inside a match is already counted */\n"
-	"\t\tfor (i = 0; i < n;) {\n"
-	"\t\t\tif (hit[i]) {\n"
-	"\t\t\t\tsum += vals[i];\n"
-	"\t\t\t\ti = end[i];\n"
-	"\t\t\t} else {\n"
-	"\t\t\t\ti++;\n"
-	"\t\t\t}\n"
-	"\t\t}\n"
-	"\t\tmatched.textContent = term ? 'Matched: ' + (total ? 100 * sum / total : 0).toFixed(2) +\n"
-	"\t\t\t'% of all' : '';\n"
-	"\t\tsearchBtn.textContent = term ? 'Search: ' + term : 'Search';\n"
-	"\t}\n"
-	"\tfunction ask() {\n"
-	"\t\tvar q = window.prompt('Highlight frames matching (regular expression or text):', term);\n"
-	"\t\tif (q !== null)\n"
-	"\t\t\tsearch(q);\n"
-	"\t}\n"
-	"\tfunction target(e) {\n"
-	"\t\tvar i = index.get(e.target.parentNode);\n"
-	"\t\treturn i === undefined ? -1 : i;\n"
-	"\t}\n"
-	"\tframes.addEventListener('mouseover', function (e) {\n"
-	"\t\tvar i = target(e);\n"
-	"\t\tif (i >= 0)\n"
-	"\t\t\tdetails.textContent = titles[i];\n"
-	"\t});\n"
-	"\tframes.addEventListener('mouseout', function () {\n"
-	"\t\tdetails.textContent = hint;\n"
-	"\t});\n"
-	"\tframes.addEventListener('click', function (e) {\n"
-	"\t\tvar i = target(e);\n"
-	"\t\tif (i >= 0)\n"
-	"\t\t\tzoom(i);\n"
-	"\t});\n"
-	"\tresetBtn.addEventListener('click', reset);\n"
-	"\tsearchBtn.addEventListener('click', ask);\n"
-	"\tdoc.addEventListener('keydown', function (e) {\n"
-	"\t\tif (((e.ctrlKey || e.metaKey) && (e.key === 'f' || e.key === 'F')) || e.key === 'F3') {\n"
-	"\t\t\te.preventDefault();\n"
-	"\t\t\task();\n"
-	"\t\t} else if (e.key === 'Escape') {\n"
-	"\t\t\treset();\n"
-	"\t\t\tsearch('');\n"
-	"\t\t}\n"
-	"\t});\n"
-	"\t/* #search=TEXT&zoom=NAME: a state to link to (and to test without a mouse) */\n"
-	"\tfunction fromHash() {\n"
-	"\t\tvar parts = location.hash.replace(/^#/, '').split('&');\n"
-	"\t\treset();\n"
-	"\t\tsearch('');\n"
-	"\t\tparts.forEach(function (kv) {\n"
-	"\t\t\tvar eq = kv.indexOf('='), key, val, best = -1, i;\n"
-	"\t\t\tif (eq < 0)\n"
-	"\t\t\t\treturn;\n"
-	"\t\t\tkey = kv.slice(0, eq);\n"
-	"\t\t\ttry {\n"
-	"\t\t\t\tval = decodeURIComponent(kv.slice(eq + 1));\n"
-	"\t\t\t} catch (e) {\n"
-	"\t\t\t\treturn;\n"
-	"\t\t\t}\n"
-	"\t\t\tif (key === 'search') {\n"
-	"\t\t\t\tsearch(val);\n"
-	"\t\t\t} else if (key === 'zoom') {\n"
-	"\t\t\t\tfor (i = 0; i < n; i++) {\n"
-	"\t\t\t\t\tif (names[i] === val && (best < 0 || ws[i] > ws[best]))\n"
-	"\t\t\t\t\t\tbest = i;\n"
-	"\t\t\t\t}\n"
-	"\t\t\t\tif (best >= 0)\n"
-	"\t\t\t\t\tzoom(best);\n"
-	"\t\t\t}\n"
-	"\t\t});\n"
-	"\t}\n"
-	"\twindow.addEventListener('hashchange', fromHash);\n"
-	"\tif (location.hash.length > 1)\n"
-	"\t\tfromHash();\n"
-	"})();\n";
+    "(function () {\n"
+    "\t'use strict';\n"
+    "\tvar doc = document;\n"
+    "\tvar frames = doc.getElementById('frames');\n"
+    "\tvar details = doc.getElementById('details');\n"
+    "\tvar resetBtn = doc.getElementById('reset');\n"
+    "\tvar searchBtn = doc.getElementById('search');\n"
+    "\tvar matched = doc.getElementById('matched');\n"
+    "\tvar num = function (name) { return parseFloat(frames.getAttribute(name)); };\n"
+    "\tvar x0 = num('data-x0'), fullW = num('data-width'), fh = num('data-fh');\n"
+    "\tvar base = num('data-base'), total = num('data-total'), charW = num('data-charw');\n"
+    "\tvar highlight = frames.getAttribute('data-highlight');\n"
+    "\tvar hint = details.textContent;\n"
+    "\tvar gs = [], names = [], titles = [], vals = [], xs = [], ws = [], depth = [];\n"
+    "\tvar fills = [], parent = [], end = [], index = new Map();\n"
+    "\tvar g, i, n, stack = [];\n"
+    "\tfor (g = frames.firstElementChild; g; g = g.nextElementSibling) {\n"
+    "\t\tvar t = g.firstElementChild, r = t.nextElementSibling;\n"
+    "\t\tvar title = t.textContent, k = title.lastIndexOf(' \\u2014 ');\n"
+    "\t\tindex.set(g, gs.length);\n"
+    "\t\tgs.push(g);\n"
+    "\t\ttitles.push(title);\n"
+    "\t\tnames.push(k >= 0 ? title.slice(0, k) : title);\n"
+    "\t\tvals.push(k >= 0 ? parseFloat(title.slice(k + 3)) : 0);\n"
+    "\t\txs.push(parseFloat(r.getAttribute('x')));\n"
+    "\t\tws.push(parseFloat(r.getAttribute('width')));\n"
+    "\t\tdepth.push(Math.round((base - parseFloat(r.getAttribute('y'))) / fh));\n"
+    "\t\tfills.push(r.getAttribute('fill'));\n"
+    "\t}\n"
+    "\tn = gs.length;\n"
+    "\tfor (i = 0; i < n; i++) {\n"
+    "\t\twhile (stack.length && depth[stack[stack.length - 1]] >= depth[i])\n"
+    "\t\t\tend[stack.pop()] = i;\n"
+    "\t\tparent[i] = stack.length ? stack[stack.length - 1] : -1;\n"
+    "\t\tstack.push(i);\n"
+    "\t}\n"
+    "\twhile (stack.length)\n"
+    "\t\tend[stack.pop()] = n;\n"
+    "\n"
+    "\tfunction label(name, w) {\n"
+    "\t\tvar fit = Math.floor((w - 6) / charW), cps;\n"
+    "\t\tif (fit < 3)\n"
+    "\t\t\treturn '';\n"
+    "\t\tcps = Array.from(name);\n"
+    "\t\treturn cps.length <= fit ? name : cps.slice(0, fit - 2).join('') + '..';\n"
+    "\t}\n"
+    "\tfunction place(i, x, w, shown, anc) {\n"
+    "\t\tvar g = gs[i], r = g.children[1], t = g.children[2];\n"
+    "\t\tg.style.display = shown ? '' : 'none';\n"
+    "\t\tif (!shown)\n"
+    "\t\t\treturn;\n"
+    "\t\tg.classList.toggle('anc', anc);\n"
+    "\t\tr.setAttribute('x', x.toFixed(4));\n"
+    "\t\tr.setAttribute('width', w.toFixed(4));\n"
+    "\t\tt.setAttribute('x', (x + 3).toFixed(4));\n"
+    "\t\tt.textContent = label(names[i], w);\n"
+    "\t}\n"
+    "\tfunction reset() {\n"
+    "\t\tfor (var i = 0; i < n; i++)\n"
+    "\t\t\tplace(i, xs[i], ws[i], true, false);\n"
+    "\t\tresetBtn.classList.add('off');\n"
+    "\t}\n"
+    "\tfunction zoom(z) {\n"
+    "\t\tvar anc = new Uint8Array(n), a, i, scale;\n"
+    "\t\tif (z <= 0) {\n"
+    "\t\t\treset();\n"
+    "\t\t\treturn;\n"
+    "\t\t}\n"
+    "\t\tfor (a = parent[z]; a >= 0; a = parent[a])\n"
+    "\t\t\tanc[a] = 1;\n"
+    "\t\tscale = fullW / ws[z];\n"
+    "\t\tfor (i = 0; i < n; i++) {\n"
+    "\t\t\tif (i >= z && i < end[z])\n"
+    "\t\t\t\tplace(i, x0 + (xs[i] - xs[z]) * scale, ws[i] * scale, true, false);\n"
+    "\t\t\telse\n"
+    "\t\t\t\tplace(i, x0, fullW, anc[i] === 1, true);\n"
+    "\t\t}\n"
+    "\t\tresetBtn.classList.remove('off');\n"
+    "\t}\n"
+    "\tvar term = '';\n"
+    "\tfunction search(q) {\n"
+    "\t\tvar re = null, hit = new Uint8Array(n), sum = 0, i;\n"
+    "\t\tterm = q || '';\n"
+    "\t\tif (term) {\n"
+    "\t\t\ttry {\n"
+    "\t\t\t\tre = new RegExp(term);\n"
+    "\t\t\t} catch (e) {\n"
+    "\t\t\t\tre = null;\n"
+    "\t\t\t}\n"
+    "\t\t}\n"
+    "\t\tfor (i = 0; i < n; i++) {\n"
+    "\t\t\tif (term)\n"
+    "\t\t\t\thit[i] = (re ? re.test(names[i]) : names[i].indexOf(term) >= 0) ? 1 : 0;\n"
+    "\t\t\tgs[i].children[1].setAttribute('fill', hit[i] ? highlight : fills[i]);\n"
+    "\t\t}\n"
+    "\t\t/* outermost matches only: a match inside a match is already counted */\n"
+    "\t\tfor (i = 0; i < n;) {\n"
+    "\t\t\tif (hit[i]) {\n"
+    "\t\t\t\tsum += vals[i];\n"
+    "\t\t\t\ti = end[i];\n"
+    "\t\t\t} else {\n"
+    "\t\t\t\ti++;\n"
+    "\t\t\t}\n"
+    "\t\t}\n"
+    "\t\tmatched.textContent = term ? 'Matched: ' + (total ? 100 * sum / total : 0).toFixed(2) +\n"
+    "\t\t\t'% of all' : '';\n"
+    "\t\tsearchBtn.textContent = term ? 'Search: ' + term : 'Search';\n"
+    "\t}\n"
+    "\tfunction ask() {\n"
+    "\t\tvar q = window.prompt('Highlight frames matching (regular expression or text):', term);\n"
+    "\t\tif (q !== null)\n"
+    "\t\t\tsearch(q);\n"
+    "\t}\n"
+    "\tfunction target(e) {\n"
+    "\t\tvar i = index.get(e.target.parentNode);\n"
+    "\t\treturn i === undefined ? -1 : i;\n"
+    "\t}\n"
+    "\tframes.addEventListener('mouseover', function (e) {\n"
+    "\t\tvar i = target(e);\n"
+    "\t\tif (i >= 0)\n"
+    "\t\t\tdetails.textContent = titles[i];\n"
+    "\t});\n"
+    "\tframes.addEventListener('mouseout', function () {\n"
+    "\t\tdetails.textContent = hint;\n"
+    "\t});\n"
+    "\tframes.addEventListener('click', function (e) {\n"
+    "\t\tvar i = target(e);\n"
+    "\t\tif (i >= 0)\n"
+    "\t\t\tzoom(i);\n"
+    "\t});\n"
+    "\tresetBtn.addEventListener('click', reset);\n"
+    "\tsearchBtn.addEventListener('click', ask);\n"
+    "\tdoc.addEventListener('keydown', function (e) {\n"
+    "\t\tif (((e.ctrlKey || e.metaKey) && (e.key === 'f' || e.key === 'F')) || e.key === 'F3') {\n"
+    "\t\t\te.preventDefault();\n"
+    "\t\t\task();\n"
+    "\t\t} else if (e.key === 'Escape') {\n"
+    "\t\t\treset();\n"
+    "\t\t\tsearch('');\n"
+    "\t\t}\n"
+    "\t});\n"
+    "\t/* #search=TEXT&zoom=NAME: a state to link to (and to test without a mouse) */\n"
+    "\tfunction fromHash() {\n"
+    "\t\tvar parts = location.hash.replace(/^#/, '').split('&');\n"
+    "\t\treset();\n"
+    "\t\tsearch('');\n"
+    "\t\tparts.forEach(function (kv) {\n"
+    "\t\t\tvar eq = kv.indexOf('='), key, val, best = -1, i;\n"
+    "\t\t\tif (eq < 0)\n"
+    "\t\t\t\treturn;\n"
+    "\t\t\tkey = kv.slice(0, eq);\n"
+    "\t\t\ttry {\n"
+    "\t\t\t\tval = decodeURIComponent(kv.slice(eq + 1));\n"
+    "\t\t\t} catch (e) {\n"
+    "\t\t\t\treturn;\n"
+    "\t\t\t}\n"
+    "\t\t\tif (key === 'search') {\n"
+    "\t\t\t\tsearch(val);\n"
+    "\t\t\t} else if (key === 'zoom') {\n"
+    "\t\t\t\tfor (i = 0; i < n; i++) {\n"
+    "\t\t\t\t\tif (names[i] === val && (best < 0 || ws[i] > ws[best]))\n"
+    "\t\t\t\t\t\tbest = i;\n"
+    "\t\t\t\t}\n"
+    "\t\t\t\tif (best >= 0)\n"
+    "\t\t\t\t\tzoom(best);\n"
+    "\t\t\t}\n"
+    "\t\t});\n"
+    "\t}\n"
+    "\twindow.addEventListener('hashchange', fromHash);\n"
+    "\tif (location.hash.length > 1)\n"
+    "\t\tfromHash();\n"
+    "})();\n";
 
 static void svg_head(FILE *out, int height, const char *title, const char *subtitle)
 {

@@ -23,6 +23,9 @@ struct code_info {
 	int firstlineno;
 	unsigned char *linetable;
 	size_t linetable_len;
+	/* what the names were read from: a code object freed and another allocated at the same
+	 * address shows different pointers here, and is read again */
+	__u64 name_ptr, filename_ptr, linetable_ptr;
 };
 
 struct stack_entry {
@@ -163,17 +166,46 @@ static bool is_code(const struct py_frame_offsets *off, const struct mem_reader 
 	return !memcmp(buf, "code", 5);
 }
 
+static int code_read_size(const struct py_frame_offsets *off)
+{
+	return off->code_size > 0 && off->code_size <= CODE_READ_MAX ? off->code_size
+								      : CODE_READ_MAX;
+}
+
+static __u64 name_field(const struct py_frame_offsets *off)
+{
+	return off->code_qualname > 0 ? off->code_qualname : off->code_name;
+}
+
+/* Is the cached entry still the object at its address? */
+static bool code_still(const struct py_frame_offsets *off, const struct mem_reader *r,
+		       const struct code_info *c)
+{
+	unsigned char obj[CODE_READ_MAX];
+
+	if (r->read(r->ctx, c->code, obj, code_read_size(off)))
+		return true; /* unreadable now (the process is gone): keep what was read */
+	return is_code(off, r, obj) && field_ptr(obj, name_field(off)) == c->name_ptr &&
+	       field_ptr(obj, off->code_filename) == c->filename_ptr &&
+	       field_ptr(obj, off->code_linetable) == c->linetable_ptr;
+}
+
 static void load_code(const struct py_frame_offsets *off, const struct mem_reader *r,
 		      struct code_info *c)
 {
 	unsigned char obj[CODE_READ_MAX];
-	int size = off->code_size > 0 && off->code_size <= CODE_READ_MAX ? off->code_size
-									 : CODE_READ_MAX;
+	int size = code_read_size(off);
 	__s32 first;
 
 	c->valid = false;
+	free(c->linetable);
+	c->linetable = NULL;
+	c->linetable_len = 0;
 	if (!user_ptr(c->code) || r->read(r->ctx, c->code, obj, size) || !is_code(off, r, obj))
 		return;
+	c->name_ptr = field_ptr(obj, name_field(off));
+	c->filename_ptr = field_ptr(obj, off->code_filename);
+	c->linetable_ptr = field_ptr(obj, off->code_linetable);
 	if (!read_ascii(off, r,
 			field_ptr(obj, off->code_qualname > 0 ? off->code_qualname : off->code_name),
 			c->name, sizeof(c->name)))
@@ -202,9 +234,14 @@ static struct code_info *code_get(struct pystacks *ps, const struct py_frame_off
 		ps->ncodes = 0;
 	}
 	for (i = slot_hash(family, code, ps->capcodes); ps->codes[i].used;
-	     i = (i + 1) & (ps->capcodes - 1))
-		if (ps->codes[i].family == family && ps->codes[i].code == code)
-			return &ps->codes[i];
+	     i = (i + 1) & (ps->capcodes - 1)) {
+		if (ps->codes[i].family != family || ps->codes[i].code != code)
+			continue;
+		/* asked for by a new stack: check that the address still holds this code */
+		if (!ps->codes[i].valid || !code_still(off, r, &ps->codes[i]))
+			load_code(off, r, &ps->codes[i]);
+		return &ps->codes[i];
+	}
 	ps->codes[i].used = true;
 	ps->codes[i].family = family;
 	ps->codes[i].code = code;

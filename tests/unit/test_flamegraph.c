@@ -131,26 +131,27 @@ static void test_empty(void **state)
 	free(s);
 
 	s = render(f, SPEEDSCOPE, "pages");
-	assert_string_equal(s, "{\n"
-			       "  \"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
-			       "  \"exporter\": \"cowtrace\",\n"
-			       "  \"name\": \"cow\",\n"
-			       "  \"activeProfileIndex\": 0,\n"
-			       "  \"shared\": {\n"
-			       "    \"frames\": []\n"
-			       "  },\n"
-			       "  \"profiles\": [\n"
-			       "    {\n"
-			       "      \"type\": \"sampled\",\n"
-			       "      \"name\": \"cow\",\n"
-			       "      \"unit\": \"none\",\n"
-			       "      \"startValue\": 0,\n"
-			       "      \"endValue\": 0,\n"
-			       "      \"samples\": [],\n"
-			       "      \"weights\": []\n"
-			       "    }\n"
-			       "  ]\n"
-			       "}\n");
+	assert_string_equal(
+	    s, "{\n"
+	       "  \"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
+	       "  \"exporter\": \"cowtrace\",\n"
+	       "  \"name\": \"cow\",\n"
+	       "  \"activeProfileIndex\": 0,\n"
+	       "  \"shared\": {\n"
+	       "    \"frames\": []\n"
+	       "  },\n"
+	       "  \"profiles\": [\n"
+	       "    {\n"
+	       "      \"type\": \"sampled\",\n"
+	       "      \"name\": \"cow\",\n"
+	       "      \"unit\": \"none\",\n"
+	       "      \"startValue\": 0,\n"
+	       "      \"endValue\": 0,\n"
+	       "      \"samples\": [],\n"
+	       "      \"weights\": []\n"
+	       "    }\n"
+	       "  ]\n"
+	       "}\n");
 	free(s);
 	flame_free(f);
 }
@@ -210,9 +211,10 @@ static void test_folded_names_normalized(void **state)
 	assert_int_equal(add(f, 2, "x:y", NULL), 0);
 	assert_int_equal(flame_stacks(f), 2);
 	s = render(f, FOLDED, "pages");
-	assert_string_equal(s, "semi:colon;new line tab cr;del ;nel ;caf\xc3\xa9 \xe6\xbc\xa2 spaced  "
-			       "out;bad\xef\xbf\xbd\xef\xbf\xbd!;cut\xef\xbf\xbd;nonchar\xef\xbf\xbd 3\n"
-			       "x:y 3\n");
+	assert_string_equal(
+	    s, "semi:colon;new line tab cr;del ;nel ;caf\xc3\xa9 \xe6\xbc\xa2 spaced  "
+	       "out;bad\xef\xbf\xbd\xef\xbf\xbd!;cut\xef\xbf\xbd;nonchar\xef\xbf\xbd 3\n"
+	       "x:y 3\n");
 	free(s);
 	flame_free(f);
 }
@@ -328,8 +330,8 @@ static void test_svg_layout(void **state)
 	assert_non_null(strstr(s, "height=\"164\"")); /* 80 + 3 rows of 16 + 36 */
 	p = strstr(s, "<g><title>b \xe2\x80\x94 ");
 	assert_non_null(p);
-	assert_int_equal(sscanf(strstr(p, "<rect"), "<rect x=\"%lf\" y=\"96\" width=\"%lf\"", &x, &w),
-			 2);
+	assert_int_equal(
+	    sscanf(strstr(p, "<rect"), "<rect x=\"%lf\" y=\"96\" width=\"%lf\"", &x, &w), 2);
 	assert_true(x > 304.99 && x < 305.01);
 	assert_true(w > 884.99 && w < 885.01);
 	p = strstr(s, "<g><title>c \xe2\x80\x94 ");
@@ -352,7 +354,9 @@ static void test_svg_escaping(void **state)
 	FILE *out;
 
 	assert_int_equal(add(f, 5, "a<b>&\"c'd", "]]>", "</script><script>alert(1)</script>",
-			     "bad\xff\x01" "ctl", "caf\xc3\xa9", NULL),
+			     "bad\xff\x01"
+			     "ctl",
+			     "caf\xc3\xa9", NULL),
 			 0);
 	out = open_memstream(&buf, &len);
 	assert_non_null(out);
@@ -457,56 +461,57 @@ static void test_speedscope_exact(void **state)
 	assert_int_equal(add(f, 8, "a", NULL), 0);
 	s = render(f, SPEEDSCOPE, "bytes");
 	/* frames in order of first use along the folded order: a, main, (a again), b"q */
-	assert_string_equal(s, "{\n"
-			       "  \"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
-			       "  \"exporter\": \"cowtrace\",\n"
-			       "  \"name\": \"cow\",\n"
-			       "  \"activeProfileIndex\": 0,\n"
-			       "  \"shared\": {\n"
-			       "    \"frames\": [\n"
-			       "      {\n"
-			       "        \"name\": \"a\"\n"
-			       "      },\n"
-			       "      {\n"
-			       "        \"name\": \"main\"\n"
-			       "      },\n"
-			       "      {\n"
-			       "        \"name\": \"b\\\"q\"\n"
-			       "      }\n"
-			       "    ]\n"
-			       "  },\n"
-			       "  \"profiles\": [\n"
-			       "    {\n"
-			       "      \"type\": \"sampled\",\n"
-			       "      \"name\": \"cow\",\n"
-			       "      \"unit\": \"bytes\",\n"
-			       "      \"startValue\": 0,\n"
-			       "      \"endValue\": 15,\n"
-			       "      \"samples\": [\n"
-			       "        [\n"
-			       "          0\n"
-			       "        ],\n"
-			       "        [\n"
-			       "          1\n"
-			       "        ],\n"
-			       "        [\n"
-			       "          1,\n"
-			       "          0\n"
-			       "        ],\n"
-			       "        [\n"
-			       "          1,\n"
-			       "          2\n"
-			       "        ]\n"
-			       "      ],\n"
-			       "      \"weights\": [\n"
-			       "        8,\n"
-			       "        4,\n"
-			       "        1,\n"
-			       "        2\n"
-			       "      ]\n"
-			       "    }\n"
-			       "  ]\n"
-			       "}\n");
+	assert_string_equal(
+	    s, "{\n"
+	       "  \"$schema\": \"https://www.speedscope.app/file-format-schema.json\",\n"
+	       "  \"exporter\": \"cowtrace\",\n"
+	       "  \"name\": \"cow\",\n"
+	       "  \"activeProfileIndex\": 0,\n"
+	       "  \"shared\": {\n"
+	       "    \"frames\": [\n"
+	       "      {\n"
+	       "        \"name\": \"a\"\n"
+	       "      },\n"
+	       "      {\n"
+	       "        \"name\": \"main\"\n"
+	       "      },\n"
+	       "      {\n"
+	       "        \"name\": \"b\\\"q\"\n"
+	       "      }\n"
+	       "    ]\n"
+	       "  },\n"
+	       "  \"profiles\": [\n"
+	       "    {\n"
+	       "      \"type\": \"sampled\",\n"
+	       "      \"name\": \"cow\",\n"
+	       "      \"unit\": \"bytes\",\n"
+	       "      \"startValue\": 0,\n"
+	       "      \"endValue\": 15,\n"
+	       "      \"samples\": [\n"
+	       "        [\n"
+	       "          0\n"
+	       "        ],\n"
+	       "        [\n"
+	       "          1\n"
+	       "        ],\n"
+	       "        [\n"
+	       "          1,\n"
+	       "          0\n"
+	       "        ],\n"
+	       "        [\n"
+	       "          1,\n"
+	       "          2\n"
+	       "        ]\n"
+	       "      ],\n"
+	       "      \"weights\": [\n"
+	       "        8,\n"
+	       "        4,\n"
+	       "        1,\n"
+	       "        2\n"
+	       "      ]\n"
+	       "    }\n"
+	       "  ]\n"
+	       "}\n");
 	free(s);
 	flame_free(f);
 }
@@ -654,40 +659,47 @@ static struct flame *sample_graph(void)
 {
 	/* short names, so that each stack's classes line up under it */
 	const enum flame_class P = FLAME_CLASS_PROCESS, C = FLAME_CLASS_CAUSE,
-			       Y = FLAME_CLASS_PYTHON, O = FLAME_CLASS_OBJECT, N = FLAME_CLASS_NATIVE,
-			       M = FLAME_CLASS_MARK;
+			       Y = FLAME_CLASS_PYTHON, O = FLAME_CLASS_OBJECT,
+			       N = FLAME_CLASS_NATIVE, M = FLAME_CLASS_MARK;
 	const struct {
 		unsigned long long count;
 		const char *frames[10];
 		enum flame_class classes[10];
 	} stacks[] = {
-		{420, {"worker python3", "refcount", "<module> (server.py:88)", "serve (server.py:61)",
-		       "handle_request (server.py:40)", "scan_shared (server.py:17)", "dict.ma_keys"},
-		 {P, C, Y, Y, Y, Y, O}},
-		{260, {"worker python3", "refcount", "<module> (server.py:88)", "serve (server.py:61)",
-		       "handle_request (server.py:40)", "scan_shared (server.py:18)",
-		       "PyObject.ob_refcnt"},
-		 {P, C, Y, Y, Y, Y, O}},
-		{75, {"worker python3", "refcount", "<module> (server.py:88)", "serve (server.py:61)",
-		      "render (views.py:9)", "PyObject.ob_refcnt"},
-		 {P, C, Y, Y, Y, O}},
-		{180, {"worker python3", "gc gen2", "<module> (server.py:88)", "serve (server.py:61)",
-		       "build_index (index.py:31)", "gc_collect_main", "list.ob_item"},
-		 {P, C, Y, Y, Y, N, O}},
-		{95, {"worker python3", "gc gen0", "<module> (server.py:88)",
-		      "serve (server.py:61)", "build_index (index.py:33)", "PyGC_Head._gc_next"},
-		 {P, C, Y, Y, Y, O}},
-		{40, {"root python3", "write", "<module> (server.py:88)", "preload (server.py:12)",
-		      "bytearray.ob_bytes"},
-		 {P, C, Y, Y, O}},
-		{30, {"worker python3", "refcount", "<module> (server.py:88)", "serve (server.py:61)",
-		      "a<b>&\"c'd (odd\xff.py:1)", "semi;colon\tand\nnewline", "caf\xc3\xa9 \xe6\xbc\xa2",
-		      "]]></script>"},
-		 {P, C, Y, Y, Y, Y, Y, O}},
-		{12, {"worker python3", "refcount", "<module> (server.py:88)", "deep (rec.py:3)",
-		      "deep (rec.py:3)", "[truncated]", "tuple.ob_item"},
-		 {P, C, Y, Y, Y, M, O}},
-		{8, {"worker python3", "unknown"}, {P, C}},
+	    {420,
+	     {"worker python3", "refcount", "<module> (server.py:88)", "serve (server.py:61)",
+	      "handle_request (server.py:40)", "scan_shared (server.py:17)", "dict.ma_keys"},
+	     {P, C, Y, Y, Y, Y, O}},
+	    {260,
+	     {"worker python3", "refcount", "<module> (server.py:88)", "serve (server.py:61)",
+	      "handle_request (server.py:40)", "scan_shared (server.py:18)", "PyObject.ob_refcnt"},
+	     {P, C, Y, Y, Y, Y, O}},
+	    {75,
+	     {"worker python3", "refcount", "<module> (server.py:88)", "serve (server.py:61)",
+	      "render (views.py:9)", "PyObject.ob_refcnt"},
+	     {P, C, Y, Y, Y, O}},
+	    {180,
+	     {"worker python3", "gc gen2", "<module> (server.py:88)", "serve (server.py:61)",
+	      "build_index (index.py:31)", "gc_collect_main", "list.ob_item"},
+	     {P, C, Y, Y, Y, N, O}},
+	    {95,
+	     {"worker python3", "gc gen0", "<module> (server.py:88)", "serve (server.py:61)",
+	      "build_index (index.py:33)", "PyGC_Head._gc_next"},
+	     {P, C, Y, Y, Y, O}},
+	    {40,
+	     {"root python3", "write", "<module> (server.py:88)", "preload (server.py:12)",
+	      "bytearray.ob_bytes"},
+	     {P, C, Y, Y, O}},
+	    {30,
+	     {"worker python3", "refcount", "<module> (server.py:88)", "serve (server.py:61)",
+	      "a<b>&\"c'd (odd\xff.py:1)", "semi;colon\tand\nnewline", "caf\xc3\xa9 \xe6\xbc\xa2",
+	      "]]></script>"},
+	     {P, C, Y, Y, Y, Y, Y, O}},
+	    {12,
+	     {"worker python3", "refcount", "<module> (server.py:88)", "deep (rec.py:3)",
+	      "deep (rec.py:3)", "[truncated]", "tuple.ob_item"},
+	     {P, C, Y, Y, Y, M, O}},
+	    {8, {"worker python3", "unknown"}, {P, C}},
 	};
 	struct flame *f = flame_new();
 
@@ -752,19 +764,19 @@ int main(void)
 {
 	const char *dir = getenv("FLAMEGRAPH_SAMPLE_DIR");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_folded_merge_and_order),
-		cmocka_unit_test(test_folded_names_normalized),
-		cmocka_unit_test(test_add_errors),
-		cmocka_unit_test(test_write_errors),
-		cmocka_unit_test(test_svg_frames_and_hover),
-		cmocka_unit_test(test_svg_layout),
-		cmocka_unit_test(test_svg_escaping),
-		cmocka_unit_test(test_svg_label_truncation),
-		cmocka_unit_test(test_svg_colors),
-		cmocka_unit_test(test_speedscope_exact),
-		cmocka_unit_test(test_many_stacks),
-		cmocka_unit_test(test_deep_stack),
+	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_folded_merge_and_order),
+	    cmocka_unit_test(test_folded_names_normalized),
+	    cmocka_unit_test(test_add_errors),
+	    cmocka_unit_test(test_write_errors),
+	    cmocka_unit_test(test_svg_frames_and_hover),
+	    cmocka_unit_test(test_svg_layout),
+	    cmocka_unit_test(test_svg_escaping),
+	    cmocka_unit_test(test_svg_label_truncation),
+	    cmocka_unit_test(test_svg_colors),
+	    cmocka_unit_test(test_speedscope_exact),
+	    cmocka_unit_test(test_many_stacks),
+	    cmocka_unit_test(test_deep_stack),
 	};
 
 	if (dir && *dir) {
