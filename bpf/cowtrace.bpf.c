@@ -134,6 +134,7 @@ struct cow_thread_state {
 	__u64 stack_id;
 	__u64 top_frame;
 	__u64 top_instr;
+	__u64 top_name;
 	__u64 fault_stack; /* the stack of the pending fault, 0 when none */
 	struct cow_capture cap; /* the target's memory at the fault, for attribution */
 };
@@ -394,10 +395,26 @@ static __always_inline __u64 find_tstate(struct cow_thread_state *ts,
 /* The fields of one frame, read at once; offsets are masked into the buffer for the verifier. */
 struct frame_fields {
 	__u64 code;
+	__u64 name[COW_NAME_CHARS / 8]; /* first characters of co_qualname/co_name */
 	__u64 previous;
 	__u64 instr;
 	bool skip;
 };
+
+/* Bytes after a short name's NUL are whatever follows it in memory: not part of the key. */
+static __always_inline void clear_after_nul(char *c)
+{
+	bool end = false;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < COW_NAME_CHARS; i++) {
+		if (end)
+			c[i] = 0;
+		else if (!c[i])
+			end = true;
+	}
+}
 
 static __always_inline bool read_frame(const struct cow_stack_cfg *cfg, __u64 frame,
 				       struct frame_fields *f)
@@ -413,6 +430,14 @@ static __always_inline bool read_frame(const struct cow_stack_cfg *cfg, __u64 fr
 	else
 		f->instr = *(__u64 *)(buf + (cfg->frame_instr & 0x78));
 	f->skip = cfg->owner_skip && buf[cfg->frame_owner & 0x7f] >= cfg->owner_skip;
+	f->name[0] = f->name[1] = 0;
+	if (f->code && !f->skip) {
+		__u64 str = read_user_u64(f->code + cfg->code_name);
+
+		if (str)
+			bpf_probe_read_user(f->name, sizeof(f->name), (void *)(str + cfg->str_data));
+		clear_after_nul((char *)f->name);
+	}
 	return true;
 }
 
@@ -443,8 +468,11 @@ static int walk_step(__u32 i, struct walk *w)
 			return 1;
 		st->code[w->d & (COW_STACK_MAX - 1)] = w->f.code;
 		st->instr[w->d & (COW_STACK_MAX - 1)] = w->f.instr;
+		__builtin_memcpy(st->name[w->d & (COW_STACK_MAX - 1)], w->f.name, COW_NAME_CHARS);
 		w->h = (w->h ^ w->f.code) * 1099511628211ULL;
 		w->h = (w->h ^ w->f.instr) * 1099511628211ULL;
+		w->h = (w->h ^ w->f.name[0]) * 1099511628211ULL;
+		w->h = (w->h ^ w->f.name[1]) * 1099511628211ULL;
 		w->d++;
 	}
 	w->frame = w->f.previous;
@@ -482,7 +510,8 @@ static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slo
 		frame = read_user_u64(frame + cfg->cframe_current);
 	if (!frame || !read_frame(cfg, frame, &f))
 		return 0;
-	if (ts->stack_id && ts->top_frame == frame && ts->top_instr == f.instr)
+	if (ts->stack_id && ts->top_frame == frame && ts->top_instr == f.instr &&
+	    ts->top_name == f.name[0])
 		return ts->stack_id;
 	top = frame;
 
@@ -512,7 +541,8 @@ static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slo
 	}
 	ts->stack_id = id;
 	ts->top_frame = top;
-	ts->top_instr = st->depth ? st->instr[0] : 0;
+	ts->top_instr = f.instr;
+	ts->top_name = f.name[0];
 	return id;
 }
 

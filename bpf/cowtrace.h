@@ -157,14 +157,22 @@ struct cow_stack_cfg {
 	__u16 frame_owner;     /* 0 when frames have no owner byte */
 	__u8 owner_skip;       /* skip frames whose owner is >= this (C-stack shims), 0: none */
 	__u8 code_tag_bits;    /* low bits of the code pointer that are tags (3.14) */
-	__u8 pad[6];
+	__u16 code_name;       /* in the code object: co_qualname (3.11+) or co_name */
+	__u16 str_data;	       /* characters of a compact ASCII str (sizeof(PyASCIIObject)) */
+	__u8 pad[2];
 };
 
+#define COW_NAME_CHARS 16 /* first characters of a frame's function name, kept with the frame */
+
 struct cow_stack {
-	__u32 depth; /* frames in code[]/instr[], innermost first */
+	__u32 depth; /* frames in code[]/instr[]/name[], innermost first */
 	__u32 flags; /* COW_STACK_TRUNCATED */
 	__u64 code[COW_STACK_MAX];
 	__u64 instr[COW_STACK_MAX]; /* f_lasti (PYF_FRAMEOBJ) or the instruction pointer */
+	/* the first characters of the code object's name: a code object freed and another
+	 * allocated at the same address (functions made at run time, whose name strings reuse
+	 * addresses too) shows here, so the two are never one stack, nor one name */
+	char name[COW_STACK_MAX][COW_NAME_CHARS];
 };
 
 struct cow_proc_event {

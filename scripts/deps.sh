@@ -5,9 +5,9 @@
 set -eu
 # build: clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
 # tests: libcmocka-dev python3 python3-pytest util-linux (setpriv), chromium (renders the SVG
-# flame graph headless), nodejs (checks the SVG's script)
+# flame graph headless; its labels need a font), nodejs (checks the SVG's script)
 PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool libcmocka-dev
-python3 python3-pytest util-linux chromium nodejs"
+python3 python3-pytest util-linux chromium fonts-dejavu-core nodejs"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

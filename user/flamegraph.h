@@ -17,6 +17,7 @@
  *   - control characters (U+0000..U+001F, U+007F, U+0080..U+009F: newline, tab, ...) become ' ':
  *     a newline would end a folded line, and XML 1.0 forbids most of them;
  *   - bytes that are not well-formed UTF-8, and the non-characters U+FFFE/U+FFFF, become U+FFFD;
+ *   - an empty name becomes "[empty]": readers of the folded format would see no frame there;
  *   - everything else (spaces, any other UTF-8) stays as it is.
  * Frames whose normalized names are equal are the same frame.
  *
@@ -78,8 +79,9 @@ int flame_write_folded(const struct flame *f, FILE *out);
 /*
  * A self-contained interactive SVG, 1200 px wide, root at the bottom (as flamegraph.pl draws it,
  * and said in the hint line under the subtitle), below an implicit "all" frame. Each frame is
- * <g><title>NAME — N UNIT (P%)</title><rect/><text>label</text></g>, its width proportional to
- * its count; frames narrower than 0.1 px are left out (their count stays in the parent's width).
+ * <g><title>NAME — N UNIT (P%)</title><rect/><text>label</text></g> (no <text> when no label
+ * fits), its width proportional to its count; frames narrower than 0.1 px are left out (their
+ * count stays in the parent's width).
  * Hover shows the title, click zooms into a frame ("Reset zoom", Escape or a click on "all" go
  * back), "Search" (or Ctrl+F) highlights the frames whose names match a regular expression (or
  * the plain text, when it is not one) and shows the matched share. The script reads everything

@@ -326,21 +326,35 @@ static int block_candidates(const struct dctx *c, const struct pool *p, uint64_t
 	return n;
 }
 
-static void decode_pool(const struct dctx *c, const struct pool *p, struct py_decoded *out)
+/*
+ * Returns true when the write is an allocation placing a new object into this shared page: the
+ * caller makes the cause alloc_into_shared whatever the field.
+ */
+static bool decode_pool(const struct dctx *c, const struct pool *p, struct py_decoded *out)
 {
 	const struct py_layout *L = c->L;
-	uint64_t addr = c->e->addr, off = addr - p->addr, boff, block;
+	uint64_t addr = c->e->addr, off = addr - p->addr, boff, block, link;
 	struct cand k[3];
 	int n;
 
 	/* ref.count and the free-list head change on every allocation and free in the pool */
 	if (off < L->pool_header) {
 		out->field = FIELD_POOL_HEADER;
-		return;
+		/*
+		 * pymalloc_free writes the freed block (its free-list link) before the header, so
+		 * on the header's page a first write to the count, free-list head or pool links
+		 * (offsets 0-31) comes from pymalloc_alloc: ++ref.count and the head it pops, or
+		 * linking an emptied pool back into usedpools (the compiler orders these stores
+		 * as it likes; 3.8 writes prevpool first). When the free-list head, the block it
+		 * hands out, is on this page, the page was copied to put a new object into it:
+		 * always so for 3.8/3.9's one-page pools, which is the page of the new object.
+		 */
+		return off < 32 && p->freeblock &&
+		       (p->freeblock >> PAGE_SHIFT) == (addr >> PAGE_SHIFT);
 	}
 	boff = L->pool_header + (off - L->pool_header) / p->size * p->size;
 	if (boff + p->size > L->pool_size)
-		return; /* the unused tail after the last block: nobody writes there */
+		return false; /* the unused tail after the last block: nobody writes there */
 	/*
 	 * Never handed out since the pool was set up for this size class: the first write is
 	 * pymalloc carving it (its free-list link) or the new object. An empty pool (count 0,
@@ -348,12 +362,22 @@ static void decode_pool(const struct dctx *c, const struct pool *p, struct py_de
 	 */
 	if (boff >= p->nextoffset || p->count == 0) {
 		out->field = FIELD_FREE_BLOCK;
-		return;
+		return false;
 	}
 	block = p->addr + boff;
+	/*
+	 * pymalloc_alloc pops a block by pool->freeblock = *(block **)bp, before the new object
+	 * is written: a block whose free-list link equals the pool's head was just handed out,
+	 * and this is the new object's first write. The link is read where the block starts,
+	 * which may be the page before (16 KiB pools): no ob_refcnt is needed for this answer.
+	 */
+	if (p->freeblock && snap_u64(&c->snap, block, &link) && link == p->freeblock) {
+		out->field = FIELD_FREE_BLOCK;
+		return false;
+	}
 	n = block_candidates(c, p, block, k);
 	if (n != 1)
-		return;
+		return false;
 	if (k[0].dead) {
 		/*
 		 * A dead object in a page that was shared: it died before the fork, or the DECREF
@@ -364,12 +388,13 @@ static void decode_pool(const struct dctx *c, const struct pool *p, struct py_de
 		 * then this can as well be the deallocation of an object that just died here.
 		 */
 		if ((addr >> PAGE_SHIFT) != (k[0].obj >> PAGE_SHIFT))
-			return;
+			return false;
 		out->field = FIELD_FREE_BLOCK;
-		return;
+		return false;
 	}
 	out->field = field_in_object(L, k[0].ti.flags, k[0].obj, addr);
 	set_object(out, k[0].obj, k[0].tp, &k[0].ti);
+	return false;
 }
 
 /* ---- outside pymalloc ------------------------------------------------------------------- */
@@ -485,7 +510,7 @@ void py_decode(const struct py_layout *L, const struct cow_copy_event *e,
 	       struct py_decoded *out)
 {
 	struct dctx c = {.L = L, .e = e, .lookup = lookup, .lctx = ctx};
-	bool in_pool = false, may_pool;
+	bool in_pool = false, may_pool, allocation = false;
 	struct pool p;
 	uint64_t addr;
 
@@ -542,8 +567,10 @@ void py_decode(const struct py_layout *L, const struct cow_copy_event *e,
 	}
 
 	if (in_pool)
-		decode_pool(&c, &p, out);
+		allocation = decode_pool(&c, &p, out);
 	else if (py_user_ptr(addr) && out->region != REGION_STACK)
 		decode_window(&c, out->region, out);
 	out->cause = cause_of(out, e->gc_state != GC_STATE_NONE);
+	if (allocation && out->cause == CAUSE_ALLOCATOR)
+		out->cause = CAUSE_ALLOC_INTO_SHARED;
 }

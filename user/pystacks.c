@@ -16,6 +16,7 @@
 struct code_info {
 	unsigned int family;
 	__u64 code;
+	char key_name[COW_NAME_CHARS]; /* what BPF saw of the name with this code pointer */
 	bool used;
 	bool valid;
 	char name[NAME_MAX_LEN];
@@ -84,6 +85,17 @@ void pystacks_free(struct pystacks *ps)
 	free(ps->codes);
 	free(ps->stacks);
 	free(ps);
+}
+
+static size_t slot_hash(unsigned int family, __u64 key, size_t cap);
+static size_t code_hash(unsigned int family, __u64 code, const char *name, size_t cap)
+{
+	__u64 h = 0;
+	size_t i;
+
+	for (i = 0; i < COW_NAME_CHARS; i++)
+		h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+	return slot_hash(family, code ^ h, cap);
 }
 
 static size_t slot_hash(unsigned int family, __u64 key, size_t cap)
@@ -166,6 +178,21 @@ static bool is_code(const struct py_frame_offsets *off, const struct mem_reader 
 	return !memcmp(buf, "code", 5);
 }
 
+/* Does name begin as BPF read it? BPF read COW_NAME_CHARS bytes from the string's characters:
+ * up to its terminating NUL they are the name, after it whatever follows in memory. */
+static bool same_name_start(const char *name, const char *seen)
+{
+	size_t i;
+
+	for (i = 0; i < COW_NAME_CHARS; i++) {
+		if (name[i] != seen[i])
+			return false;
+		if (!name[i])
+			return true;
+	}
+	return true;
+}
+
 static int code_read_size(const struct py_frame_offsets *off)
 {
 	return off->code_size > 0 && off->code_size <= CODE_READ_MAX ? off->code_size
@@ -204,11 +231,15 @@ static void load_code(const struct py_frame_offsets *off, const struct mem_reade
 	if (!user_ptr(c->code) || r->read(r->ctx, c->code, obj, size) || !is_code(off, r, obj))
 		return;
 	c->name_ptr = field_ptr(obj, name_field(off));
+
 	c->filename_ptr = field_ptr(obj, off->code_filename);
 	c->linetable_ptr = field_ptr(obj, off->code_linetable);
 	if (!read_ascii(off, r,
 			field_ptr(obj, off->code_qualname > 0 ? off->code_qualname : off->code_name),
 			c->name, sizeof(c->name)))
+		return;
+	/* not the code object BPF saw at the copy (freed and replaced since): unknown */
+	if (!same_name_start(c->name, c->key_name))
 		return;
 	if (!read_ascii(off, r, field_ptr(obj, off->code_filename), c->filename,
 			sizeof(c->filename)))
@@ -222,7 +253,8 @@ static void load_code(const struct py_frame_offsets *off, const struct mem_reade
 }
 
 static struct code_info *code_get(struct pystacks *ps, const struct py_frame_offsets *off,
-				  unsigned int family, __u64 code, const struct mem_reader *r)
+				  unsigned int family, __u64 code, const char *name,
+				  const struct mem_reader *r)
 {
 	size_t i;
 
@@ -233,9 +265,12 @@ static struct code_info *code_get(struct pystacks *ps, const struct py_frame_off
 		memset(ps->codes, 0, ps->capcodes * sizeof(*ps->codes));
 		ps->ncodes = 0;
 	}
-	for (i = slot_hash(family, code, ps->capcodes); ps->codes[i].used;
+	for (i = code_hash(family, code, name, ps->capcodes); ps->codes[i].used;
 	     i = (i + 1) & (ps->capcodes - 1)) {
-		if (ps->codes[i].family != family || ps->codes[i].code != code)
+		/* BPF saw the name pointer at the copy: another one is another code object
+		 * (freed, and a new one made at the same address) */
+		if (ps->codes[i].family != family || ps->codes[i].code != code ||
+		    memcmp(ps->codes[i].key_name, name, COW_NAME_CHARS))
 			continue;
 		/* asked for by a new stack: check that the address still holds this code */
 		if (!ps->codes[i].valid || !code_still(off, r, &ps->codes[i]))
@@ -245,6 +280,7 @@ static struct code_info *code_get(struct pystacks *ps, const struct py_frame_off
 	ps->codes[i].used = true;
 	ps->codes[i].family = family;
 	ps->codes[i].code = code;
+	memcpy(ps->codes[i].key_name, name, COW_NAME_CHARS);
 	ps->ncodes++;
 	load_code(off, r, &ps->codes[i]);
 	return &ps->codes[i];
@@ -256,6 +292,17 @@ int pystacks_format_frame(char *buf, size_t len, const char *qualname, const cha
 	if (line > 0)
 		return snprintf(buf, len, "%s (%s:%d)", qualname, filename, line);
 	return snprintf(buf, len, "%s (%s)", qualname, filename);
+}
+
+/*
+ * 3.13 runs a class's __init__ under a shim frame whose code object is _Py_InitCleanup
+ * (Python/specialize.c: name and file "__init__"); its instruction is before the code's first
+ * traceable one, so CPython's tracebacks and sys._getframe() skip it. So do we.
+ */
+static bool is_init_shim(const struct py_frame_offsets *off, const struct code_info *c)
+{
+	return off->major == 3 && off->minor >= 13 && c->valid && !strcmp(c->name, "__init__") &&
+	       !strcmp(c->filename, "__init__");
 }
 
 static char *frame_name(const struct py_frame_offsets *off, const struct code_info *c,
@@ -287,7 +334,7 @@ const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_of
 {
 	struct cow_stack raw;
 	struct stack_entry *e;
-	size_t i, n;
+	size_t i, k, n;
 
 	if (!id || !off)
 		return NULL;
@@ -330,14 +377,18 @@ const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_of
 	e->id = id;
 	e->stack.truncated = raw.flags & COW_STACK_TRUNCATED;
 	/* BPF records the innermost frame first; names go outermost first */
-	for (i = 0; i < n; i++) {
-		struct code_info *c = code_get(ps, off, family, raw.code[n - 1 - i], r);
+	for (i = 0, k = 0; i < n; i++) {
+		struct code_info *c =
+			code_get(ps, off, family, raw.code[n - 1 - i], raw.name[n - 1 - i], r);
 
-		e->stack.frames[i] = frame_name(off, c, raw.instr[n - 1 - i]);
-		if (!e->stack.frames[i])
-			e->stack.frames[i] = strdup("?");
+		if (is_init_shim(off, c))
+			continue;
+		e->stack.frames[k] = frame_name(off, c, raw.instr[n - 1 - i]);
+		if (!e->stack.frames[k])
+			e->stack.frames[k] = strdup("?");
+		k++;
 	}
-	e->stack.n = n;
+	e->stack.n = k;
 	ps->nstacks++;
 	return &e->stack;
 }

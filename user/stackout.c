@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <stdlib.h>
 #include <string.h>
-#include "flamegraph.h"
 #include "stackout.h"
 
 #define PAGE_BYTES  4096ULL
@@ -14,14 +13,15 @@ static const char *role_name(unsigned int role)
 	return role == ROLE_ROOT ? "root" : "worker";
 }
 
-size_t stackout_frames(const struct attrib_stack_row *row, const char **frames, size_t max,
-		       char bufs[3][96])
+size_t stackout_frames_classed(const struct attrib_stack_row *row, const char **frames,
+			       enum flame_class *classes, size_t max, char bufs[3][96])
 {
 	size_t n = 0, i;
 
 	if (max < 5)
 		return 0;
 	snprintf(bufs[0], sizeof(bufs[0]), "%s %s", role_name(row->role), row->comm);
+	classes[n] = FLAME_CLASS_PROCESS;
 	frames[n++] = bufs[0];
 	if (row->cause == CAUSE_GC && row->gc_gen < GC_GENS)
 		snprintf(bufs[1], sizeof(bufs[1]), "gc gen%u", row->gc_gen);
@@ -29,24 +29,41 @@ size_t stackout_frames(const struct attrib_stack_row *row, const char **frames, 
 		snprintf(bufs[1], sizeof(bufs[1]), "gc gen?");
 	else
 		snprintf(bufs[1], sizeof(bufs[1]), "%s", cow_cause_name(row->cause));
+	classes[n] = FLAME_CLASS_CAUSE;
 	frames[n++] = bufs[1];
 	if (!row->stack || !row->stack->n) {
+		classes[n] = FLAME_CLASS_MARK;
 		frames[n++] = "[no Python stack]";
 	} else {
-		if (row->stack->truncated)
+		if (row->stack->truncated) {
+			classes[n] = FLAME_CLASS_MARK;
 			frames[n++] = "[truncated]";
-		for (i = 0; i < row->stack->n && n < max - 1; i++)
+		}
+		for (i = 0; i < row->stack->n && n < max - 1; i++) {
+			classes[n] = FLAME_CLASS_PYTHON;
 			frames[n++] = row->stack->frames[i];
+		}
 	}
 	snprintf(bufs[2], sizeof(bufs[2]), "%s %s", row->type[0] ? row->type : "?",
 		 cow_field_name(row->field));
+	classes[n] = FLAME_CLASS_OBJECT;
 	frames[n++] = bufs[2];
 	return n;
+}
+
+size_t stackout_frames(const struct attrib_stack_row *row, const char **frames, size_t max,
+		       char bufs[3][96])
+{
+	enum flame_class classes[FRAMES_MAX];
+
+	return stackout_frames_classed(row, frames, classes, max < FRAMES_MAX ? max : FRAMES_MAX,
+				       bufs);
 }
 
 struct flame *stackout_flame(const struct attrib_stack_row *rows, size_t n, bool bytes)
 {
 	struct flame *f = flame_new();
+	enum flame_class classes[FRAMES_MAX];
 	const char *frames[FRAMES_MAX];
 	char bufs[3][96];
 	size_t i, k;
@@ -54,8 +71,9 @@ struct flame *stackout_flame(const struct attrib_stack_row *rows, size_t n, bool
 	if (!f)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		k = stackout_frames(&rows[i], frames, FRAMES_MAX, bufs);
-		if (flame_add(f, frames, k, bytes ? rows[i].pages * PAGE_BYTES : rows[i].pages)) {
+		k = stackout_frames_classed(&rows[i], frames, classes, FRAMES_MAX, bufs);
+		if (flame_add_classed(f, frames, classes, k,
+				      bytes ? rows[i].pages * PAGE_BYTES : rows[i].pages)) {
 			flame_free(f);
 			return NULL;
 		}

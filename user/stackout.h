@@ -6,8 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "attrib.h"
-
-struct flame;
+#include "flamegraph.h"
 
 /*
  * The frames of one row, root first: "<role> <comm>", the cause ("gc gen2", "refcount", ...),
@@ -17,6 +16,9 @@ struct flame;
  */
 size_t stackout_frames(const struct attrib_stack_row *row, const char **frames, size_t max,
 		       char bufs[3][96]);
+/* The same, with each frame's color class (process, cause, Python, marker, object). */
+size_t stackout_frames_classed(const struct attrib_stack_row *row, const char **frames,
+			       enum flame_class *classes, size_t max, char bufs[3][96]);
 
 /* All rows in one flame graph; weights in pages, or bytes. NULL on error. */
 struct flame *stackout_flame(const struct attrib_stack_row *rows, size_t n, bool bytes);

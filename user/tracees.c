@@ -121,6 +121,8 @@ static struct cow_stack_cfg stack_cfg(int pid, const struct py_binding *py)
 	c.owner_skip = o->frame_owner > 0 && o->frame_owner_incomplete > 0 ?
 			       o->frame_owner_incomplete : 0;
 	c.code_tag_bits = o->frame_code_tag_bits > 0 ? o->frame_code_tag_bits : 0;
+	c.code_name = o->code_qualname > 0 ? o->code_qualname : o->code_name;
+	c.str_data = o->unicode_ascii_data;
 	return c;
 }
 

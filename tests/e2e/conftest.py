@@ -385,3 +385,17 @@ def pyenv_interpreters():
         if key not in found or patch > found[key][0]:
             found[key] = (patch, exe)
     return {k: v[1] for k, v in sorted(found.items(), key=lambda kv: int(kv[0][2:].rstrip("t")))}
+
+
+def interpreter_params(debian_python, pyenv_wanted):
+    """pytest parameters [((path, "3.X")) with id]: Debian's python3 first, then each pyenv
+    version wanted; an absent one is a visible skip naming it."""
+    found = {k: str(v) for k, v in pyenv_interpreters().items()}
+    out = [pytest.param((debian_python, "3.11"), id="debian-3.11",
+                        marks=[] if os.path.exists(debian_python) else
+                        [pytest.mark.skip(reason="no %s" % debian_python)])]
+    for v in pyenv_wanted:
+        marks = [] if v in found else [pytest.mark.skip(reason="pyenv Python %s not installed"
+                                                        % v)]
+        out.append(pytest.param((found.get(v), v), id="pyenv-" + v, marks=marks))
+    return out

@@ -568,6 +568,49 @@ static void test_pool_header(void **state)
 	}
 	decode(w, pool + 8, 1, REGION_MALLOC, &d);
 	CHECK(&d, REGION_PYMALLOC, FIELD_POOL_HEADER, CAUSE_GC, 0, "");
+
+	/* ++ref.count is an allocation's first write: with the free-list head (the block about
+	 * to be handed out) on this page, the page was copied for a new object */
+	mk_pool(w, pool, 1, 10, 5, blk(pool, 32, 3));
+	decode(w, pool, 0, REGION_OTHER, &d);
+	CHECK(&d, REGION_PYMALLOC, FIELD_POOL_HEADER, CAUSE_ALLOC_INTO_SHARED, 0, "");
+	/* the head on another page of a 16 KiB pool: the allocator's own write */
+	if (w->L->pool_size > 4096) {
+		mk_pool(w, pool, 1, 300, 5, blk(pool, 32, 200));
+		decode(w, pool, 0, REGION_OTHER, &d);
+		CHECK(&d, REGION_PYMALLOC, FIELD_POOL_HEADER, CAUSE_ALLOCATOR, 0, "");
+	}
+	/* so is the link of an emptied pool going back into usedpools (prevpool, at 24) */
+	mk_pool(w, pool, 1, 10, 5, blk(pool, 32, 3));
+	decode(w, pool + 24, 0, REGION_OTHER, &d);
+	CHECK(&d, REGION_PYMALLOC, FIELD_POOL_HEADER, CAUSE_ALLOC_INTO_SHARED, 0, "");
+	/* a full pool (no free block) hands nothing out: its header is the allocator's */
+	mk_pool(w, pool, 1, 10, 10, 0);
+	decode(w, pool + 24, 0, REGION_OTHER, &d);
+	CHECK(&d, REGION_PYMALLOC, FIELD_POOL_HEADER, CAUSE_ALLOCATOR, 0, "");
+	/* arenaindex, szidx and the offsets (32-47) are not written by an allocation */
+	mk_pool(w, pool, 1, 10, 5, blk(pool, 32, 3));
+	decode(w, pool + 40, 0, REGION_OTHER, &d);
+	CHECK(&d, REGION_PYMALLOC, FIELD_POOL_HEADER, CAUSE_ALLOCATOR, 0, "");
+}
+
+/* a block just popped off the free list: its link is the pool's new head */
+static void test_pool_popped_block(void **state)
+{
+	struct world *w = *state;
+	uint64_t pool = pool_at(w, 2), b = blk(pool, 64, 5), next = blk(pool, 64, 9);
+	struct py_decoded d;
+
+	mk_pool(w, pool, 3, 12, 6, next);
+	fk_put64(&w->mem, b, next);	   /* the link pymalloc_alloc just followed */
+	fk_put64(&w->mem, b + 8, w->t_str); /* stale type of the object that lived there */
+	decode(w, b + 16, 0, REGION_OTHER, &d);
+	CHECK(&d, REGION_PYMALLOC, FIELD_FREE_BLOCK, CAUSE_ALLOC_INTO_SHARED, 0, "");
+	/* a link elsewhere is not this evidence */
+	fk_put64(&w->mem, b, blk(pool, 64, 2));
+	fk_put64(&w->mem, b + 8, 0);
+	decode(w, b + 16, 0, REGION_OTHER, &d);
+	assert_int_not_equal(d.cause, CAUSE_ALLOC_INTO_SHARED);
 }
 
 /* blocks that hold no live object: alloc_into_shared */
@@ -1445,9 +1488,17 @@ static void check_fuzz(struct world *w, const struct cow_copy_event *e, enum cow
 		assert_int_equal(d->cause, CAUSE_MUTATION);
 	else if (d->field == FIELD_FREE_BLOCK)
 		assert_int_equal(d->cause, CAUSE_ALLOC_INTO_SHARED);
-	else if (d->field == FIELD_POOL_HEADER)
-		assert_int_equal(d->cause, CAUSE_ALLOCATOR);
-	else
+	else if (d->field == FIELD_POOL_HEADER) {
+		/* a write to ref.count with the free-list head on the same page is an
+		 * allocation into that page (pyobj.c, decode_pool) */
+		uint64_t head;
+
+		memcpy(&head, e->cap.pool + 8, 8);
+		if (e->addr - e->cap.pool_addr < 32 && head && (head >> 12) == (e->addr >> 12))
+			assert_int_equal(d->cause, CAUSE_ALLOC_INTO_SHARED);
+		else
+			assert_int_equal(d->cause, CAUSE_ALLOCATOR);
+	} else
 		assert_true(d->cause == CAUSE_NATIVE || d->cause == CAUSE_UNKNOWN);
 	/* object fields within pools: at the offset the type's flags give */
 	if (objfield && d->region == REGION_PYMALLOC) {
@@ -1961,6 +2012,7 @@ int main(void)
 	    ALL_VERSIONS(test_pool_header),
 	    ALL_VERSIONS(test_pool_free_blocks),
 	    ALL_VERSIONS(test_pool_cross_page),
+	    ALL_VERSIONS(test_pool_popped_block),
 	    ALL_VERSIONS(test_pool_not_objects),
 	    ALL_VERSIONS(test_malloc_objects),
 	    ALL_VERSIONS(test_static_objects),
