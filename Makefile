@@ -96,9 +96,10 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -MMD -MP -MF $@.d $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
+# Frame pointers: the --native tests walk these workloads' own stacks.
 $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
-	$(Q)$(CC) -O2 -Wall -MMD -MP -MF $@.d $< -o $@
+	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer -Wall -MMD -MP -MF $@.d $< -o $@
 
 .PHONY: unit e2e test check workloads deps demo bench vmlinux clean
 workloads: $(WORKLOAD_BINS)

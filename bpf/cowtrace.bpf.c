@@ -22,7 +22,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by user space before load. */
 const volatile bool emit_copies = false; /* stream one event per copy (--trace, attribution) */
 const volatile bool capture = false;	  /* read the target's memory at each copy (attribution) */
-const volatile bool walk_stacks = false; /* walk the Python stack at each copy (--stacks) */
+const volatile bool walk_stacks = false; /* walk the Python stack at each copy */
+const volatile bool native_stacks = false; /* and the native one, by frame pointers (--native) */
 /* Wake the consumer only past this much unread data: a wakeup per copy would cost more than the
  * copy itself. User space also drains the buffer every poll interval. */
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -84,6 +85,14 @@ struct {
 	__type(value, struct cow_stack);
 } stacks SEC(".maps");
 
+/* Native user stacks (--native), deduplicated by the kernel. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__uint(value_size, COW_NATIVE_MAX * sizeof(__u64));
+} native_stack_map SEC(".maps");
+
 /* A stack is built here (too large for the BPF stack) before it goes into stacks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -136,6 +145,8 @@ struct cow_thread_state {
 	__u64 top_instr;
 	__u64 top_name;
 	__u64 fault_stack; /* the stack of the pending fault, 0 when none */
+	__u32 fault_native; /* 1 + its native stack id, 0 when none */
+	__u32 pad2;
 	struct cow_capture cap; /* the target's memory at the fault, for attribution */
 };
 
@@ -625,7 +636,7 @@ static __always_inline __u64 copy_wakeup(void)
 
 static __always_inline void fill_copy_event(struct cow_copy_event *e, __u32 slot, __u32 kind,
 					    __u8 gc_state, __u64 addr, __u64 ip, __u64 sp,
-					    __u64 stack_id)
+					    __u64 stack_id, __u32 native_id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
@@ -640,6 +651,7 @@ static __always_inline void fill_copy_event(struct cow_copy_event *e, __u32 slot
 	e->kind = kind;
 	e->gc_state = gc_state;
 	e->stack_id = stack_id;
+	e->native_id = native_id;
 }
 
 static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, __u64 addr,
@@ -669,19 +681,22 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_FULL, 0);
 		if (!e)
 			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack);
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
+				ts->fault_native);
 		__builtin_memcpy(&e->cap, &ts->cap, sizeof(e->cap));
 	} else if (capture && ts->cap.have) {
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_WINDOW, 0);
 		if (!e)
 			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack);
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
+				ts->fault_native);
 		__builtin_memcpy(&e->cap, &ts->cap, COPY_CAPTURE_WINDOW);
 	} else {
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_BARE, 0);
 		if (!e)
 			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack);
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
+				ts->fault_native);
 	}
 	bpf_ringbuf_submit(e, copy_wakeup());
 	return;
@@ -733,6 +748,12 @@ int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned l
 	/* walked here, before the fault handler snapshots the page table entry (see
 	 * capture_memory()): a frame may live on the page being written */
 	ts->fault_stack = walk_stacks ? python_stack(ts, *slot) : 0;
+	ts->fault_native = 0;
+	if (native_stacks) {
+		long id = bpf_get_stackid(ctx, &native_stack_map, BPF_F_USER_STACK);
+
+		ts->fault_native = id >= 0 ? id + 1 : 0;
+	}
 	return 0;
 }
 

@@ -114,8 +114,9 @@ struct cow_copy_event {
 	__u64 sp;   /* user stack pointer of the writing thread */
 	__u8 kind;
 	__u8 gc_state;
-	__u8 pad[6];
-	__u64 stack_id; /* key of the Python stack in map stacks, 0 when none */
+	__u8 pad[2];
+	__u32 native_id; /* 1 + id of the native (user) stack in map native_stacks, 0 when none */
+	__u64 stack_id;	 /* key of the Python stack in map stacks, 0 when none */
 	struct cow_capture cap;
 };
 
@@ -162,7 +163,10 @@ struct cow_stack_cfg {
 	__u8 pad[2];
 };
 
-#define COW_NAME_CHARS 16 /* first characters of a frame's function name, kept with the frame */
+#define COW_NAME_CHARS 16
+
+/* Native (user) stacks, from frame pointers (--native): deeper ones are cut. */
+#define COW_NATIVE_MAX 32 /* first characters of a frame's function name, kept with the frame */
 
 struct cow_stack {
 	__u32 depth; /* frames in code[]/instr[]/name[], innermost first */

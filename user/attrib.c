@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "attrib.h"
+#include "native.h"
 #include "cowtrace.skel.h"
 #include "procfs.h"
 #include "pylayout.h"
@@ -51,6 +52,8 @@ struct slot_cache {
 	bool have;
 	unsigned int family_slot;
 	struct read_chain chain;
+	bool have_info; /* info below read (role and comm change only at exec) */
+	struct cow_proc_info info;
 };
 
 struct attrib {
@@ -66,12 +69,13 @@ struct attrib {
 	struct attrib_row *sorted;
 	/* by stack */
 	struct pystacks *pystacks; /* NULL without stacks */
+	struct native_syms *native; /* NULL without --native */
 	struct attrib_stack_row *srows; /* open addressing */
 	size_t nsrows, capsrows;
 	struct attrib_stack_row *ssorted;
 };
 
-struct attrib *attrib_new(struct tracees *t, bool stacks)
+struct attrib *attrib_new(struct tracees *t, bool stacks, bool native)
 {
 	struct attrib *a = calloc(1, sizeof(*a));
 	size_t i;
@@ -87,13 +91,15 @@ struct attrib *attrib_new(struct tracees *t, bool stacks)
 	a->cache = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->cache));
 	a->caprows = 1024;
 	a->rows = calloc(a->caprows, sizeof(*a->rows));
+	if (stacks && native)
+		a->native = native_syms_new(bpf_map__fd(t->skel->maps.native_stack_map));
 	if (stacks) {
 		a->pystacks = pystacks_new(bpf_map__fd(t->skel->maps.stacks));
 		a->capsrows = 1024;
 		a->srows = calloc(a->capsrows, sizeof(*a->srows));
 	}
 	if (!a->maps || !a->causes || !a->seen || !a->cache || !a->rows ||
-	    (stacks && (!a->pystacks || !a->srows))) {
+	    (stacks && (!a->pystacks || !a->srows)) || (stacks && native && !a->native)) {
 		attrib_free(a);
 		return NULL;
 	}
@@ -122,6 +128,7 @@ void attrib_free(struct attrib *a)
 	free(a->rows);
 	free(a->sorted);
 	pystacks_free(a->pystacks);
+	native_syms_free(a->native);
 	free(a->srows);
 	free(a->ssorted);
 	free(a);
@@ -421,6 +428,7 @@ static unsigned long srow_hash(const struct attrib_stack_row *r)
 	h = (h ^ r->family) * 1099511628211ULL;
 	h = (h ^ r->stack_id) * 1099511628211ULL;
 	h = (h ^ r->field) * 1099511628211ULL;
+	h = (h ^ r->native_id) * 1099511628211ULL;
 	for (p = r->comm; *p && p < r->comm + sizeof(r->comm); p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	for (p = r->type; *p; p++)
@@ -432,6 +440,7 @@ static bool srow_equal(const struct attrib_stack_row *x, const struct attrib_sta
 {
 	return x->role == y->role && x->cause == y->cause && x->gc_gen == y->gc_gen &&
 	       x->family == y->family && x->stack_id == y->stack_id && x->field == y->field &&
+	       x->native_id == y->native_id &&
 	       !strncmp(x->comm, y->comm, sizeof(x->comm)) && !strcmp(x->type, y->type);
 }
 
@@ -475,7 +484,15 @@ static void attrib_stack(struct attrib *a, const struct cow_copy_event *e,
 {
 	struct attrib_stack_row row = { .pages = 1 };
 	const struct py_frame_offsets *off = NULL;
-	struct cow_proc_info info = slot_info(a, e->slot);
+	struct slot_cache *sc = &a->cache[e->slot];
+	struct cow_proc_info info;
+
+	/* a map lookup is a system call: once per process, not once per copy */
+	if (!sc->have_info) {
+		sc->info = slot_info(a, e->slot);
+		sc->have_info = true;
+	}
+	info = sc->info;
 
 	row.role = info.role;
 	memcpy(row.comm, info.comm, sizeof(row.comm));
@@ -493,6 +510,24 @@ static void attrib_stack(struct attrib *a, const struct cow_copy_event *e,
 		row.stack = pystacks_get(a->pystacks, off, c->family_slot, e->stack_id, reader);
 		if (!row.stack)
 			row.stack_id = 0;
+	}
+	if (a->native && e->native_id) {
+		int pids[READ_CHAIN + 1], n = 0, i;
+
+		/* the writer, then the processes that share its mappings (also for processes
+		 * that run no CPython, whose slot cache attrib_event did not fill) */
+		if (!sc->have) {
+			chain_close(&sc->chain);
+			sc->family_slot = family_slot(a, e->slot, &sc->chain);
+			sc->have = true;
+		}
+		pids[n++] = e->pid;
+		for (i = 0; i < sc->chain.n && n < READ_CHAIN + 1; i++)
+			pids[n++] = sc->chain.pids[i];
+		row.native_id = e->native_id;
+		row.native = native_get(a->native, sc->family_slot, e->native_id, pids, n);
+		if (!row.native)
+			row.native_id = 0;
 	}
 	add_stack_row(a, &row);
 }
@@ -612,6 +647,7 @@ void attrib_on_exec(struct attrib *a, unsigned int slot)
 	/* a new program: new mappings, and its objects are no longer its parent's */
 	chain_close(&a->cache[slot].chain);
 	a->cache[slot].have = false;
+	a->cache[slot].have_info = false;
 	a->maps[slot].valid = false;
 	a->maps[slot].gone = false;
 	a->maps[slot].fallback = -1;

@@ -32,13 +32,16 @@ struct attrib_stack_row {
 	enum cow_field field;
 	char type[64];
 	const struct pystack *stack; /* named frames, NULL when unknown */
+	unsigned int native_id;	      /* --native: 1 + BPF stack id, 0 none */
+	const struct pystack *native; /* its named frames, NULL when none */
 	unsigned long long pages;
 };
 
 struct attrib;
 
-/* stacks: also aggregate by Python stack (the BPF side walks them) */
-struct attrib *attrib_new(struct tracees *t, bool stacks);
+/* stacks: also aggregate by Python stack (the BPF side walks them); native: and by native
+ * stack */
+struct attrib *attrib_new(struct tracees *t, bool stacks, bool native);
 void attrib_free(struct attrib *a);
 void attrib_event(struct attrib *a, const struct cow_copy_event *e);
 /* slot has called exec: forget what was learnt about its address space */

@@ -317,6 +317,7 @@ static int load_and_attach(struct session *s)
 	s->skel->rodata->emit_copies = s->opt.trace || !s->opt.counts_only;
 	s->skel->rodata->capture = !s->opt.counts_only;
 	s->skel->rodata->walk_stacks = !s->opt.no_stacks;
+	s->skel->rodata->native_stacks = s->opt.native;
 	/* counts alone need no event buffer: then don't pin its kernel memory */
 	if (!s->opt.counts_only) {
 		bpf_map__set_max_entries(s->skel->maps.copy_events, s->opt.buffer_mb << 20);
@@ -367,7 +368,7 @@ static int load_and_attach(struct session *s)
 	}
 	s->tracees.stacks = !s->opt.no_stacks;
 	if (!s->opt.counts_only) {
-		s->attrib = attrib_new(&s->tracees, !s->opt.no_stacks);
+		s->attrib = attrib_new(&s->tracees, !s->opt.no_stacks, s->opt.native);
 		if (!s->attrib) {
 			log_error("out of memory");
 			return EXIT_ERROR;

@@ -28,6 +28,8 @@ static const char usage_head[] =
 	"      --speedscope FILE  the same for speedscope\n"
 	"      --unit pages|bytes what flame graphs weigh (default pages)\n"
 	"      --no-stacks        don't walk Python stacks (cheaper)\n"
+	"      --native           also record native (C) stacks, below the Python frames; only\n"
+	"                         meaningful for code built with frame pointers\n"
 	"  -c, --counts-only      count copies only: no object/field/cause attribution (cheapest)\n"
 	"      --buffer-mb N      copy event buffer in MiB (default 16); a full buffer loses\n"
 	"                         attribution, never counts: lost events are reported\n"
@@ -99,6 +101,7 @@ enum {
 	OPT_SPEEDSCOPE,
 	OPT_UNIT,
 	OPT_NO_STACKS,
+	OPT_NATIVE,
 };
 
 static const char *const by_values[] = { "cause", "type", "field", "region", "stack", NULL };
@@ -121,6 +124,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
 		{ "unit", required_argument, NULL, OPT_UNIT },
 		{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },
+		{ "native", no_argument, NULL, OPT_NATIVE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -198,6 +202,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case OPT_NO_STACKS:
 			o->no_stacks = true;
 			break;
+		case OPT_NATIVE:
+			o->native = true;
+			break;
 		case OPT_BUFFER_MB:
 			errno = 0;
 			mb = strtoul(optarg, &end, 10);
@@ -242,6 +249,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	    (o->counts_only || o->no_stacks))
 		return fail(err, errlen, "stacks were asked for (--folded, --svg, --speedscope or "
 				    "--by stack) and turned off (--counts-only or --no-stacks)");
+	if (o->native && (o->counts_only || o->no_stacks))
+		return fail(err, errlen, "--native needs stacks (not with --counts-only or --no-stacks)");
 	if (o->counts_only)
 		o->no_stacks = true;
 	if (o->trace && o->json_path && !strcmp(o->json_path, "-"))

@@ -19,6 +19,7 @@ struct options {
 	unsigned int buffer_mb; /* copy event buffer size */
 	bool counts_only;   /* no object/field/cause attribution */
 	bool no_stacks;	    /* don't walk Python stacks */
+	bool native;	    /* also native (user) stacks, by frame pointers */
 	const char *folded_path;     /* --folded: collapsed stacks */
 	const char *svg_path;	     /* --svg: interactive flame graph */
 	const char *speedscope_path; /* --speedscope */

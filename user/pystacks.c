@@ -33,7 +33,7 @@ struct stack_entry {
 	unsigned int family;
 	__u64 id;
 	bool used;
-	struct pystack stack;
+	struct pystack *stack; /* its own allocation: callers keep the pointer while the table grows */
 };
 
 struct pystacks {
@@ -80,8 +80,10 @@ void pystacks_free(struct pystacks *ps)
 	for (i = 0; ps->codes && i < ps->capcodes; i++)
 		free(ps->codes[i].linetable);
 	for (i = 0; ps->stacks && i < ps->capstacks; i++)
-		if (ps->stacks[i].used)
-			free_stack(&ps->stacks[i].stack);
+		if (ps->stacks[i].used) {
+			free_stack(ps->stacks[i].stack);
+			free(ps->stacks[i].stack);
+		}
 	free(ps->codes);
 	free(ps->stacks);
 	free(ps);
@@ -341,7 +343,7 @@ const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_of
 	for (i = slot_hash(family, id, ps->capstacks); ps->stacks[i].used;
 	     i = (i + 1) & (ps->capstacks - 1))
 		if (ps->stacks[i].family == family && ps->stacks[i].id == id)
-			return &ps->stacks[i].stack;
+			return ps->stacks[i].stack;
 	if (2 * (ps->nstacks + 1) > ps->capstacks) {
 		struct stack_entry *bigger = calloc(2 * ps->capstacks, sizeof(*bigger));
 		size_t j;
@@ -369,13 +371,19 @@ const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_of
 		return NULL;
 	e = &ps->stacks[i];
 	n = raw.depth < COW_STACK_MAX ? raw.depth : COW_STACK_MAX;
-	e->stack.frames = calloc(n ? n : 1, sizeof(char *));
-	if (!e->stack.frames)
+	e->stack = calloc(1, sizeof(*e->stack));
+	if (!e->stack)
 		return NULL;
+	e->stack->frames = calloc(n ? n : 1, sizeof(char *));
+	if (!e->stack->frames) {
+		free(e->stack);
+		e->stack = NULL;
+		return NULL;
+	}
 	e->used = true;
 	e->family = family;
 	e->id = id;
-	e->stack.truncated = raw.flags & COW_STACK_TRUNCATED;
+	e->stack->truncated = raw.flags & COW_STACK_TRUNCATED;
 	/* BPF records the innermost frame first; names go outermost first */
 	for (i = 0, k = 0; i < n; i++) {
 		struct code_info *c =
@@ -383,12 +391,12 @@ const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_of
 
 		if (is_init_shim(off, c))
 			continue;
-		e->stack.frames[k] = frame_name(off, c, raw.instr[n - 1 - i]);
-		if (!e->stack.frames[k])
-			e->stack.frames[k] = strdup("?");
+		e->stack->frames[k] = frame_name(off, c, raw.instr[n - 1 - i]);
+		if (!e->stack->frames[k])
+			e->stack->frames[k] = strdup("?");
 		k++;
 	}
-	e->stack.n = k;
+	e->stack->n = k;
 	ps->nstacks++;
-	return &e->stack;
+	return e->stack;
 }

@@ -4,7 +4,7 @@
 #include "stackout.h"
 
 #define PAGE_BYTES  4096ULL
-#define FRAMES_MAX  (COW_STACK_MAX + 5)
+#define FRAMES_MAX  (COW_STACK_MAX + COW_NATIVE_MAX + 6)
 #define TEXT_TOP    5  /* stacks shown per cause */
 #define TEXT_FRAMES 8  /* innermost frames shown per stack */
 
@@ -42,6 +42,18 @@ size_t stackout_frames_classed(const struct attrib_stack_row *row, const char **
 		for (i = 0; i < row->stack->n && n < max - 1; i++) {
 			classes[n] = FLAME_CLASS_PYTHON;
 			frames[n++] = row->stack->frames[i];
+		}
+	}
+	/* native frames (--native) below the innermost Python frame: the interpreter and C code
+	 * that made the write */
+	if (row->native) {
+		if (row->native->truncated && n < max - 1) {
+			classes[n] = FLAME_CLASS_MARK;
+			frames[n++] = "[native: truncated]";
+		}
+		for (i = 0; i < row->native->n && n < max - 1; i++) {
+			classes[n] = FLAME_CLASS_NATIVE;
+			frames[n++] = row->native->frames[i];
 		}
 	}
 	snprintf(bufs[2], sizeof(bufs[2]), "%s %s", row->type[0] ? row->type : "?",

@@ -2,7 +2,7 @@
 /*
  * cow_writer: make an exactly known number of copy-on-write page copies in a child process.
  *
- *   cow_writer [-n PAGES] [-k anon|file|zero] [-t] [-s SECONDS] [-e] [-w] [-W] [-o FILE]
+ *   cow_writer [-n PAGES] [-k anon|file|zero] [-t] [-s SECONDS] [-e] [-w] [-W] [-o FILE] [-l SECONDS]
  *
  * The parent maps PAGES + 1 pages (the extra page is never written by the child, so a test can
  * check that nothing outside the written range is reported), prepares them, starts the child and
@@ -72,6 +72,7 @@ static struct {
 	enum kind kind;
 	int thread;
 	double sleep_s;
+	double linger_s;
 	int exec_true;
 	int wait_stdin;
 	int child_wait_stdin;
@@ -90,7 +91,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: cow_writer [-n PAGES] [-k anon|file|zero] [-t] [-s SECONDS] [-e] [-w] [-W]"
-		" [-o FILE]\n");
+		" [-o FILE] [-l SECONDS]\n");
 	exit(2);
 }
 
@@ -218,7 +219,7 @@ int main(int argc, char **argv)
 	int opt, status;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "n:k:ts:ewWo:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:k:ts:ewWo:l:")) != -1) {
 		switch (opt) {
 		case 'n':
 			errno = 0;
@@ -246,6 +247,12 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			cfg.exec_true = 1;
+			break;
+		case 'l':
+			/* the parent lingers after the child: its mappings name the child's addresses */
+			cfg.linger_s = strtod(optarg, &end);
+			if (*end || cfg.linger_s < 0)
+				usage();
 			break;
 		case 'w':
 			cfg.wait_stdin = 1;
@@ -294,6 +301,8 @@ int main(int argc, char **argv)
 	while (syscall(SYS_wait4, pid, &status, 0, NULL) < 0)
 		if (errno != EINTR)
 			die("wait4");
+	if (cfg.linger_s > 0)
+		sleep_s(cfg.linger_s);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

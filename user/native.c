@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "cowtrace.h"
+#include "native.h"
+#include "procfs.h"
+
+#define SYMFILES_MAX 256 /* files whose symbols are kept; beyond, frames are addresses */
+#define SEGS_MAX     16
+
+struct sym {
+	unsigned long long value, size;
+	char *name;
+};
+
+struct symfile {
+	char path[PATH_MAX];
+	struct sym *syms;
+	size_t n;
+	struct {
+		unsigned long long offset, vaddr, filesz;
+	} seg[SEGS_MAX];
+	int nseg;
+};
+
+struct nstack {
+	unsigned int family;
+	__u32 id;
+	struct pystack stack;
+};
+/* stacks are allocated one by one: callers keep pointers to them while the list grows */
+
+struct native_syms {
+	int fd;
+	struct symfile files[SYMFILES_MAX];
+	int nfiles;
+	struct nstack **stacks;
+	size_t nstacks, capstacks;
+};
+
+struct native_syms *native_syms_new(int stackmap_fd)
+{
+	struct native_syms *ns = calloc(1, sizeof(*ns));
+
+	if (!ns)
+		return NULL;
+	ns->fd = stackmap_fd;
+	elf_version(EV_CURRENT);
+	return ns;
+}
+
+void native_syms_free(struct native_syms *ns)
+{
+	size_t i, j;
+
+	if (!ns)
+		return;
+	for (i = 0; i < (size_t)ns->nfiles; i++) {
+		for (j = 0; j < ns->files[i].n; j++)
+			free(ns->files[i].syms[j].name);
+		free(ns->files[i].syms);
+	}
+	for (i = 0; i < ns->nstacks; i++) {
+		for (j = 0; j < ns->stacks[i]->stack.n; j++)
+			free(ns->stacks[i]->stack.frames[j]);
+		free(ns->stacks[i]->stack.frames);
+		free(ns->stacks[i]);
+	}
+	free(ns->stacks);
+	free(ns);
+}
+
+static int by_value(const void *a, const void *b)
+{
+	const struct sym *x = a, *y = b;
+
+	return x->value < y->value ? -1 : x->value > y->value;
+}
+
+/* Function symbols of one table; everything libelf gives is bounds-checked by libelf itself. */
+static void read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct symfile *f)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t i, count;
+
+	if (!data || !sh->sh_entsize)
+		return;
+	count = sh->sh_size / sh->sh_entsize;
+	for (i = 0; i < count && i < (1u << 22); i++) {
+		GElf_Sym s;
+		const char *name;
+		struct sym *grown;
+
+		if (!gelf_getsym(data, i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
+		    !s.st_value || !s.st_size)
+			continue;
+		name = elf_strptr(elf, sh->sh_link, s.st_name);
+		if (!name || !*name)
+			continue;
+		if (!(f->n & (f->n + 1)) || !f->syms) {
+			grown = realloc(f->syms, (2 * f->n + 2) * sizeof(*f->syms));
+			if (!grown)
+				return;
+			f->syms = grown;
+		}
+		f->syms[f->n].value = s.st_value;
+		f->syms[f->n].size = s.st_size;
+		f->syms[f->n].name = strndup(name, 128);
+		if (f->syms[f->n].name)
+			f->n++;
+	}
+}
+
+static void load_symfile(struct symfile *f, const char *path)
+{
+	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
+	GElf_Shdr sh, symsh, dynsh;
+	size_t i, nph;
+	Elf *elf;
+	int fd;
+
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF)
+		goto out;
+	if (!elf_getphdrnum(elf, &nph))
+		for (i = 0; i < nph && f->nseg < SEGS_MAX; i++) {
+			GElf_Phdr ph;
+
+			if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+				continue;
+			f->seg[f->nseg].offset = ph.p_offset;
+			f->seg[f->nseg].vaddr = ph.p_vaddr;
+			f->seg[f->nseg].filesz = ph.p_filesz;
+			f->nseg++;
+		}
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_SYMTAB) {
+			symtab = scn;
+			symsh = sh;
+		} else if (sh.sh_type == SHT_DYNSYM) {
+			dynsym = scn;
+			dynsh = sh;
+		}
+	}
+	/* .symtab has the static functions too; stripped files keep only .dynsym */
+	if (symtab)
+		read_symtab(elf, symtab, &symsh, f);
+	if (!f->n && dynsym)
+		read_symtab(elf, dynsym, &dynsh, f);
+	if (f->n)
+		qsort(f->syms, f->n, sizeof(*f->syms), by_value);
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+}
+
+static struct symfile *symfile_get(struct native_syms *ns, const char *path)
+{
+	int i;
+
+	for (i = 0; i < ns->nfiles; i++)
+		if (!strcmp(ns->files[i].path, path))
+			return &ns->files[i];
+	if (ns->nfiles == SYMFILES_MAX)
+		return NULL;
+	load_symfile(&ns->files[ns->nfiles], path);
+	return &ns->files[ns->nfiles++];
+}
+
+static const char *lookup(const struct symfile *f, unsigned long long vaddr)
+{
+	size_t lo = 0, hi = f->n;
+
+	/* the last symbol starting at or below vaddr, if vaddr is inside it */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->syms[mid].value <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || vaddr >= f->syms[lo - 1].value + f->syms[lo - 1].size)
+		return NULL;
+	return f->syms[lo - 1].name;
+}
+
+const char *native_symbol(struct native_syms *ns, const char *path, unsigned long long vaddr)
+{
+	struct symfile *f = symfile_get(ns, path);
+
+	return f ? lookup(f, vaddr) : NULL;
+}
+
+struct find_ctx {
+	unsigned long long ip;
+	struct map_entry e;
+	bool found;
+};
+
+static int find_ip(const struct map_entry *e, void *arg)
+{
+	struct find_ctx *c = arg;
+
+	if (c->ip < e->start || c->ip >= e->end)
+		return 0;
+	c->e = *e;
+	c->found = true;
+	return 1;
+}
+
+static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip)
+{
+	char path[PATH_MAX + 64], buf[512];
+	const char *base, *fn = NULL;
+	struct find_ctx c = { .ip = ip };
+	struct symfile *f;
+	unsigned long long off;
+	int i;
+
+	if (procfs_for_each_map("/proc", pid, find_ip, &c) < 0 || !c.found || c.e.path[0] != '/') {
+		snprintf(buf, sizeof(buf), "[unknown] (0x%llx)", ip);
+		return strdup(buf);
+	}
+	base = strrchr(c.e.path, '/') + 1;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, c.e.path);
+	f = symfile_get(ns, path);
+	/* address -> file offset -> link-time address, through the segment holding it */
+	off = ip - c.e.start + c.e.offset;
+	for (i = 0; f && i < f->nseg && !fn; i++)
+		if (off >= f->seg[i].offset && off < f->seg[i].offset + f->seg[i].filesz)
+			fn = lookup(f, off - f->seg[i].offset + f->seg[i].vaddr);
+	snprintf(buf, sizeof(buf), "%s (%s)", fn ? fn : "[unknown]", base);
+	return strdup(buf);
+}
+
+static int any_map(const struct map_entry *e, void *arg)
+{
+	return 1;
+}
+
+const struct pystack *native_get(struct native_syms *ns, unsigned int family, __u32 id,
+				 const int *pids, int npids)
+{
+	__u64 ips[COW_NATIVE_MAX] = {};
+	__u32 key;
+	struct nstack *s;
+	size_t i, n = 0, k;
+	int pid = -1;
+
+	if (!id)
+		return NULL;
+	for (i = 0; i < ns->nstacks; i++)
+		if (ns->stacks[i]->family == family && ns->stacks[i]->id == id)
+			return &ns->stacks[i]->stack;
+	key = id - 1;
+	if (bpf_map_lookup_elem(ns->fd, &key, ips))
+		return NULL;
+	/* a process that has exited (a zombie still has /proc/PID, without mappings) cannot
+	 * tell where its addresses were: the next one that shares them can */
+	for (i = 0; i < (size_t)npids; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/maps", pids[i]);
+		if (access(path, R_OK) == 0 && procfs_for_each_map("/proc", pids[i], any_map, NULL) > 0) {
+			pid = pids[i];
+			break;
+		}
+	}
+	if (pid < 0)
+		return NULL;
+	while (n < COW_NATIVE_MAX && ips[n])
+		n++;
+	if (ns->nstacks == ns->capstacks) {
+		size_t cap = ns->capstacks ? 2 * ns->capstacks : 64;
+		void *p = realloc(ns->stacks, cap * sizeof(*ns->stacks));
+
+		if (!p)
+			return NULL;
+		ns->stacks = p;
+		ns->capstacks = cap;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->stack.frames = calloc(n ? n : 1, sizeof(char *));
+	if (!s->stack.frames) {
+		free(s);
+		return NULL;
+	}
+	s->family = family;
+	s->id = id;
+	s->stack.truncated = n == COW_NATIVE_MAX;
+	/* the kernel gives the innermost address first; names go outermost first */
+	for (k = 0; k < n; k++) {
+		s->stack.frames[k] = name_ip(ns, pid, ips[n - 1 - k]);
+		if (!s->stack.frames[k])
+			s->stack.frames[k] = strdup("?");
+	}
+	s->stack.n = n;
+	ns->stacks[ns->nstacks++] = s;
+	return &s->stack;
+}
