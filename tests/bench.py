@@ -160,13 +160,13 @@ def main():
     for w, _ in WORKLOADS:
         base = statistics.median(results[(w, configs[0][0])])
         print()
-        print("%-8s %-24s %12s %12s %10s" % ("workload", "configuration", "median ns", "min ns",
+        print("%-8s %-28s %12s %12s %10s" % ("workload", "configuration", "median ns", "min ns",
                                              "added"))
         for name, extra, target in configs:
             vals = results[(w, name)]
             med, lo = statistics.median(vals), min(vals)
             added = 100.0 * (med - base) / base
-            print("%-8s %-24s %12.0f %12.0f %9.1f%%" % (w, name, med, lo, added))
+            print("%-8s %-28s %12.0f %12.0f %9.1f%%" % (w, name, med, lo, added))
             if extra is not None:
                 verdict.append((w, name, added, target))
     for name, extra, _ in unavailable:
