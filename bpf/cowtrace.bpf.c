@@ -592,13 +592,18 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 		return;
 
 	in_page = addr & 4095 & ~7ULL;
-	if (in_page >= COW_WINDOW_BEFORE &&
-	    !bpf_probe_read_user(cap->window, COW_WINDOW_BEFORE, (void *)cap->window_addr))
-		cap->have |= COW_HAVE_WINDOW_LO;
-	if (in_page + COW_WINDOW - COW_WINDOW_BEFORE <= 4096 &&
-	    !bpf_probe_read_user(cap->window + COW_WINDOW_BEFORE, COW_WINDOW - COW_WINDOW_BEFORE,
-				 (void *)(cap->window_addr + COW_WINDOW_BEFORE)))
+	if (in_page >= COW_WINDOW_BEFORE && in_page + COW_WINDOW - COW_WINDOW_BEFORE <= 4096) {
+		/* the whole window is in the page: one read (each helper call costs) */
+		if (!bpf_probe_read_user(cap->window, COW_WINDOW, (void *)cap->window_addr))
+			cap->have |= COW_HAVE_WINDOW;
+	} else if (in_page >= COW_WINDOW_BEFORE) {
+		if (!bpf_probe_read_user(cap->window, COW_WINDOW_BEFORE, (void *)cap->window_addr))
+			cap->have |= COW_HAVE_WINDOW_LO;
+	} else if (!bpf_probe_read_user(cap->window + COW_WINDOW_BEFORE,
+				       COW_WINDOW - COW_WINDOW_BEFORE,
+				       (void *)(cap->window_addr + COW_WINDOW_BEFORE))) {
 		cap->have |= COW_HAVE_WINDOW_HI;
+	}
 
 	pool_size = 1ULL << shift;
 	pool = addr & ~(pool_size - 1);
