@@ -24,4 +24,5 @@ echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# with recommends: chromium is tested here as Debian installs it by default
+apt-get install -y -qq $missing >/dev/null
