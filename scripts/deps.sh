@@ -23,6 +23,6 @@ fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# shellcheck disable=SC2086
 # with recommends: chromium is tested here as Debian installs it by default
+# shellcheck disable=SC2086
 apt-get install -y -qq $missing >/dev/null
