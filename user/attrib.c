@@ -381,21 +381,24 @@ static bool row_equal(const struct attrib_row *x, const struct attrib_row *y)
 	       !strcmp(x->type, y->type);
 }
 
-static void insert_row(struct attrib_row *rows, size_t cap, const struct attrib_row *r)
+/* Adds r's pages to its row in the open-addressing table rows; *n counts rows in use. */
+static void insert_row(struct attrib_row *rows, size_t cap, const struct attrib_row *r, size_t *n)
 {
 	size_t i = row_hash(r) & (cap - 1);
 
 	while (rows[i].pages && !row_equal(&rows[i], r))
 		i = (i + 1) & (cap - 1);
-	if (rows[i].pages)
+	if (rows[i].pages) {
 		rows[i].pages += r->pages;
-	else
-		rows[i] = *r;
+		return;
+	}
+	rows[i] = *r;
+	(*n)++;
 }
 
 static void add_row(struct attrib *a, const struct attrib_row *r)
 {
-	size_t i;
+	size_t i, n = 0;
 
 	if (2 * (a->nrows + 1) > a->caprows) {
 		struct attrib_row *bigger = calloc(2 * a->caprows, sizeof(*bigger));
@@ -404,17 +407,12 @@ static void add_row(struct attrib *a, const struct attrib_row *r)
 			return;
 		for (i = 0; i < a->caprows; i++)
 			if (a->rows[i].pages)
-				insert_row(bigger, 2 * a->caprows, &a->rows[i]);
+				insert_row(bigger, 2 * a->caprows, &a->rows[i], &n);
 		free(a->rows);
 		a->rows = bigger;
 		a->caprows *= 2;
 	}
-	i = row_hash(r) & (a->caprows - 1);
-	while (a->rows[i].pages && !row_equal(&a->rows[i], r))
-		i = (i + 1) & (a->caprows - 1);
-	if (!a->rows[i].pages)
-		a->nrows++;
-	insert_row(a->rows, a->caprows, r);
+	insert_row(a->rows, a->caprows, r, &a->nrows);
 }
 
 static unsigned long srow_hash(const struct attrib_stack_row *r)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "utf8.h"
 
 struct json_frame {
 	bool is_object;
@@ -78,55 +79,13 @@ static void newline(struct json_writer *w, int depth)
 		put(w, spaces, n < (int)sizeof(spaces) - 1 ? (size_t)n : sizeof(spaces) - 1);
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s, or 0 when it is ill-formed; then *skip is the
- * length of its maximal ill-formed prefix, which becomes one U+FFFD (the Unicode "maximal subpart"
- * practice). s is NUL-terminated and NUL is never a continuation byte, so this never reads past it.
- */
-static size_t utf8_sequence(const unsigned char *s, size_t *skip)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2;
-		if (s[0] == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (s[0] == 0xed)
-			hi = 0x9f; /* UTF-16 surrogates */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3;
-		if (s[0] == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (s[0] == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	} else {
-		*skip = 1; /* stray continuation byte, C0/C1 (always overlong) or F5..FF */
-		return 0;
-	}
-	if (s[1] < lo || s[1] > hi) {
-		*skip = 1;
-		return 0;
-	}
-	for (size_t i = 2; i <= need; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf) {
-			*skip = i;
-			return 0;
-		}
-	}
-	return need + 1;
-}
-
 static void put_escaped(struct json_writer *w, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	const unsigned char *run = s; /* bytes that need no escaping, written in one go */
 	char esc[8];
 	size_t len, skip;
+	uint32_t cp;
 
 	put(w, "\"", 1);
 	while (*s) {
@@ -166,7 +125,7 @@ static void put_escaped(struct json_writer *w, const char *str)
 			run = ++s;
 			continue;
 		}
-		len = utf8_sequence(s, &skip);
+		len = utf8_decode(s, &cp, &skip);
 		if (len) {
 			s += len;
 			continue;

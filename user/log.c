@@ -53,9 +53,7 @@ void log_info(const char *fmt, ...)
 
 int log_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !verbose)
-		return 0;
-	/* Without -v, libbpf's warnings are replaced by our own one-line errors. */
+	/* Without -v, libbpf's output (warnings too) gives way to our own one-line errors. */
 	if (!verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);

@@ -22,7 +22,7 @@ struct sym {
 };
 
 struct symfile {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 64]; /* /proc/PID/root + the mapped path */
 	struct sym *syms;
 	size_t n;
 	struct {
@@ -44,7 +44,14 @@ struct native_syms {
 	int nfiles;
 	struct nstack **stacks;
 	size_t nstacks, capstacks;
+	/* by (family, id), direct mapped: the lookup runs for every copy event */
+	struct nstack *recent[1024];
 };
+
+static size_t recent_slot(unsigned int family, __u32 id)
+{
+	return ((id * 2654435761u) ^ family) & 1023;
+}
 
 struct native_syms *native_syms_new(int stackmap_fd)
 {
@@ -200,13 +207,6 @@ static const char *lookup(const struct symfile *f, unsigned long long vaddr)
 	return f->syms[lo - 1].name;
 }
 
-const char *native_symbol(struct native_syms *ns, const char *path, unsigned long long vaddr)
-{
-	struct symfile *f = symfile_get(ns, path);
-
-	return f ? lookup(f, vaddr) : NULL;
-}
-
 struct find_ctx {
 	unsigned long long ip;
 	struct map_entry e;
@@ -265,9 +265,14 @@ const struct pystack *native_get(struct native_syms *ns, unsigned int family, __
 
 	if (!id)
 		return NULL;
+	s = ns->recent[recent_slot(family, id)];
+	if (s && s->family == family && s->id == id)
+		return &s->stack;
 	for (i = 0; i < ns->nstacks; i++)
-		if (ns->stacks[i]->family == family && ns->stacks[i]->id == id)
+		if (ns->stacks[i]->family == family && ns->stacks[i]->id == id) {
+			ns->recent[recent_slot(family, id)] = ns->stacks[i];
 			return &ns->stacks[i]->stack;
+		}
 	key = id - 1;
 	if (bpf_map_lookup_elem(ns->fd, &key, ips))
 		return NULL;
@@ -314,5 +319,6 @@ const struct pystack *native_get(struct native_syms *ns, unsigned int family, __
 	}
 	s->stack.n = n;
 	ns->stacks[ns->nstacks++] = s;
+	ns->recent[recent_slot(family, id)] = s;
 	return &s->stack;
 }

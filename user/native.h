@@ -25,7 +25,4 @@ void native_syms_free(struct native_syms *ns);
 const struct pystack *native_get(struct native_syms *ns, unsigned int family, __u32 id,
 				 const int *pids, int npids);
 
-/* The name of address vaddr (link-time) in an ELF file's symbol tables, or NULL. */
-const char *native_symbol(struct native_syms *ns, const char *path, unsigned long long vaddr);
-
 #endif

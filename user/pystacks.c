@@ -288,8 +288,8 @@ static struct code_info *code_get(struct pystacks *ps, const struct py_frame_off
 	return &ps->codes[i];
 }
 
-int pystacks_format_frame(char *buf, size_t len, const char *qualname, const char *filename,
-			  int line)
+static int format_frame(char *buf, size_t len, const char *qualname, const char *filename,
+			int line)
 {
 	if (line > 0)
 		return snprintf(buf, len, "%s (%s:%d)", qualname, filename, line);
@@ -327,7 +327,7 @@ static char *frame_name(const struct py_frame_offsets *off, const struct code_in
 				    c->firstlineno, (int)offset);
 	if (line <= 0 && offset < 0)
 		line = c->firstlineno;
-	pystacks_format_frame(buf, sizeof(buf), c->name, c->filename, line);
+	format_frame(buf, sizeof(buf), c->name, c->filename, line);
 	return strdup(buf);
 }
 

@@ -33,8 +33,4 @@ void pystacks_free(struct pystacks *ps);
 const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_offsets *off,
 				   unsigned int family, __u64 id, const struct mem_reader *r);
 
-/* "qualname (file:line)" for one frame; the pure part, for tests. */
-int pystacks_format_frame(char *buf, size_t len, const char *qualname, const char *filename,
-			  int line);
-
 #endif

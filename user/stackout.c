@@ -63,15 +63,6 @@ size_t stackout_frames_classed(const struct attrib_stack_row *row, const char **
 	return n;
 }
 
-size_t stackout_frames(const struct attrib_stack_row *row, const char **frames, size_t max,
-		       char bufs[3][96])
-{
-	enum flame_class classes[FRAMES_MAX];
-
-	return stackout_frames_classed(row, frames, classes, max < FRAMES_MAX ? max : FRAMES_MAX,
-				       bufs);
-}
-
 struct flame *stackout_flame(const struct attrib_stack_row *rows, size_t n, bool bytes)
 {
 	struct flame *f = flame_new();

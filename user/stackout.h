@@ -9,14 +9,11 @@
 #include "flamegraph.h"
 
 /*
- * The frames of one row, root first: "<role> <comm>", the cause ("gc gen2", "refcount", ...),
- * the Python frames outermost to innermost ("[truncated]" first when BPF cut the stack, "[no
- * Python stack]" when there is none), and a leaf "<type> <field>". bufs holds the strings made
- * here; frames point into it or into the row.
+ * The frames of one row, root first, with their color classes: "<role> <comm>", the cause ("gc
+ * gen2", "refcount", ...), the Python frames outermost to innermost ("[truncated]" first when BPF
+ * cut the stack, "[no Python stack]" when there is none), native frames (--native), and a leaf
+ * "<type> <field>". bufs holds the strings made here; frames point into it or into the row.
  */
-size_t stackout_frames(const struct attrib_stack_row *row, const char **frames, size_t max,
-		       char bufs[3][96]);
-/* The same, with each frame's color class (process, cause, Python, marker, object). */
 size_t stackout_frames_classed(const struct attrib_stack_row *row, const char **frames,
 			       enum flame_class *classes, size_t max, char bufs[3][96]);
 
