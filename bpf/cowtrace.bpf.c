@@ -24,6 +24,9 @@ const volatile bool emit_copies = false; /* stream one event per copy (--trace, 
 const volatile bool capture = false;	  /* read the target's memory at each copy (attribution) */
 const volatile bool walk_stacks = false; /* walk the Python stack at each copy */
 const volatile bool native_stacks = false; /* and the native one, by frame pointers (--native) */
+/* Time-stamp copy events (--trace prints and orders by them). Only then: reading the clock costs
+ * ~60 ns a copy on a VM (the TSC read is ordered after the fault's outstanding loads). */
+const volatile bool event_times = false;
 /* Wake the consumer only past this much unread data: a wakeup per copy would cost more than the
  * copy itself. User space also drains the buffer every poll interval. */
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -131,10 +134,11 @@ struct cow_thread_state {
 	 * at once) when a finalizer calls gc.collect() during a collection */
 	__u8 gc_depth;
 	__u8 pad[5];
-	/* the last pool-sized chunk whose header was not a pool header, and when: sequential
-	 * writes to a large buffer then cost one read of that chunk's start, not one per page */
+	/* the last pool-sized chunk whose header was not a pool header, and when (jiffies):
+	 * sequential writes to a large buffer then cost one read of that chunk's start, not one
+	 * per page */
 	__u64 nonpool_chunk;
-	__u64 nonpool_ns;
+	__u64 nonpool_jiffies;
 	/* the thread's PyThreadState, and the fs base it was found for */
 	__u64 tstate;
 	__u64 tstate_fsbase;
@@ -166,6 +170,32 @@ static __always_inline struct cow_thread_state *thread_state_get(bool create)
 {
 	return bpf_task_storage_get(&thread_states, bpf_get_current_task_btf(), 0,
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/*
+ * The current thread's state when its process is traced, created on first use with the
+ * process's slot. A thread belongs to one process life from creation to death (fork makes a
+ * new task, exec keeps the slot), so the state is looked up per fault and the pid->slot hash
+ * only once per thread: states exist only for threads of traced processes. (The one way out of
+ * the traced set alive is user space taking back a pid it found reused between two reads of
+ * /proc; a thread of that other process that faulted in between keeps counting into a slot
+ * that is never reported.)
+ */
+static __always_inline struct cow_thread_state *traced_thread(void)
+{
+	struct cow_thread_state *ts;
+	__u32 *slot;
+
+	ts = thread_state_get(false);
+	if (ts)
+		return ts;
+	slot = traced_slot(bpf_get_current_pid_tgid() >> 32);
+	if (!slot)
+		return NULL;
+	ts = thread_state_get(true);
+	if (ts)
+		ts->slot = *slot;
+	return ts;
 }
 
 static __always_inline void emit_proc_event(__u32 type, __u32 slot, __u32 pid, __u32 ppid,
@@ -291,9 +321,7 @@ static __always_inline void gc_enter(long generation)
 {
 	struct cow_thread_state *ts;
 
-	if (!traced_slot(bpf_get_current_pid_tgid() >> 32))
-		return;
-	ts = thread_state_get(true);
+	ts = traced_thread();
 	if (!ts)
 		return;
 	if (ts->gc_depth++ == 0)
@@ -305,8 +333,6 @@ static __always_inline void gc_leave(void)
 {
 	struct cow_thread_state *ts;
 
-	if (!traced_slot(bpf_get_current_pid_tgid() >> 32))
-		return;
 	ts = thread_state_get(false);
 	if (!ts)
 		return;
@@ -385,9 +411,6 @@ static __always_inline __u64 find_tstate(struct cow_thread_state *ts,
 	__u64 t, interp;
 	int i;
 
-	if (ts->tstate && ts->tstate_fsbase == fsbase &&
-	    read_user_u64(ts->tstate + cfg->tstate_thread_id) == fsbase)
-		return ts->tstate;
 	interp = read_user_u64(cfg->runtime + cfg->interp_head);
 	if (!interp)
 		return 0;
@@ -401,6 +424,41 @@ static __always_inline __u64 find_tstate(struct cow_thread_state *ts,
 		t = read_user_u64(t + cfg->tstate_next);
 	}
 	return 0;
+}
+
+/* Bytes of a thread state read at once on the cached path: its thread_id and frame (or cframe)
+ * pointer lie within this span in every supported version (at most 160 bytes apart). */
+#define COW_TSTATE_SPAN 192
+
+/*
+ * The frame (cframe in 3.11/3.12) pointer of the thread state found for this thread before,
+ * when it is still this thread's: both fields in one read (the scratch stack is the buffer;
+ * the walk overwrites it later). False when there is none or it is no longer this thread's.
+ */
+static __always_inline bool cached_tstate_frame(const struct cow_thread_state *ts,
+						const struct cow_stack_cfg *cfg, __u64 fsbase,
+						__u64 *frame)
+{
+	__u32 lo, hi, span, zero = 0;
+	struct cow_stack *st;
+	__u8 *buf;
+
+	if (!ts->tstate || ts->tstate_fsbase != fsbase)
+		return false;
+	lo = cfg->tstate_thread_id < cfg->tstate_frame ? cfg->tstate_thread_id : cfg->tstate_frame;
+	hi = cfg->tstate_thread_id ^ cfg->tstate_frame ^ lo;
+	span = hi - lo + 8;
+	if (span > COW_TSTATE_SPAN)
+		return false;
+	st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!st)
+		return false;
+	buf = (__u8 *)st->code;
+	if (bpf_probe_read_user(buf, span & 0xff, (void *)(ts->tstate + lo)) ||
+	    *(__u64 *)(buf + ((cfg->tstate_thread_id - lo) & 0xf8)) != fsbase)
+		return false;
+	*frame = *(__u64 *)(buf + ((cfg->tstate_frame - lo) & 0xf8));
+	return true;
 }
 
 /* The fields of one frame, read at once; offsets are masked into the buffer for the verifier. */
@@ -502,7 +560,7 @@ static int walk_step(__u32 i, struct walk *w)
  */
 static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slot)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 fsbase = bpf_get_current_task_btf()->thread.fsbase;
 	struct cow_stack_cfg *cfg;
 	struct cow_stack *st;
 	struct frame_fields f;
@@ -513,10 +571,12 @@ static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slo
 	cfg = bpf_map_lookup_elem(&py_stack_cfgs, &slot);
 	if (!cfg || cfg->kind == PYF_NONE)
 		return 0;
-	tstate = find_tstate(ts, cfg, task->thread.fsbase);
-	if (!tstate)
-		return 0;
-	frame = read_user_u64(tstate + cfg->tstate_frame);
+	if (!cached_tstate_frame(ts, cfg, fsbase, &frame)) {
+		tstate = find_tstate(ts, cfg, fsbase);
+		if (!tstate)
+			return 0;
+		frame = read_user_u64(tstate + cfg->tstate_frame);
+	}
 	if (cfg->kind == PYF_CFRAME && frame)
 		frame = read_user_u64(frame + cfg->cframe_current);
 	if (!frame || !read_frame(cfg, frame, &f))
@@ -568,8 +628,9 @@ static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slo
  * class gives the block.
  */
 /* How long a chunk stays known not to be a pymalloc pool (an arena mapped there since would need
- * the memory unmapped first). */
-#define NONPOOL_TTL_NS 50000000ULL
+ * the memory unmapped first): a dozen ticks, 12 to 120 ms as HZ goes. Jiffies, not the clock:
+ * bpf_ktime_get_ns() costs more than the whole cached path. */
+#define NONPOOL_TTL_JIFFIES 12
 
 static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 addr, __u32 slot)
 {
@@ -607,8 +668,8 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 
 	pool_size = 1ULL << shift;
 	pool = addr & ~(pool_size - 1);
-	now = bpf_ktime_get_ns();
-	if (ts->nonpool_chunk == pool && now - ts->nonpool_ns < NONPOOL_TTL_NS)
+	now = bpf_jiffies64();
+	if (ts->nonpool_chunk == pool && now - ts->nonpool_jiffies < NONPOOL_TTL_JIFFIES)
 		return;
 	cap->pool_addr = pool;
 	if (bpf_probe_read_user(cap->pool, COW_POOL_HEAD, (void *)pool))
@@ -629,7 +690,7 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 	return;
 not_pool:
 	ts->nonpool_chunk = pool;
-	ts->nonpool_ns = now;
+	ts->nonpool_jiffies = now;
 }
 
 static __always_inline __u64 copy_wakeup(void)
@@ -649,7 +710,7 @@ static __always_inline void fill_copy_event(struct cow_copy_event *e, __u32 slot
 	e->slot = slot;
 	e->pid = pid_tgid >> 32;
 	e->tid = (__u32)pid_tgid;
-	e->ts = bpf_ktime_get_ns();
+	e->ts = event_times ? bpf_ktime_get_ns() : 0;
 	e->addr = addr;
 	e->ip = ip;
 	e->sp = sp;
@@ -729,30 +790,25 @@ SEC("tp_btf/page_fault_user")
 int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
 	struct cow_thread_state *ts;
-	__u32 *slot;
 
-	slot = traced_slot(bpf_get_current_pid_tgid() >> 32);
-	if (!slot)
-		return 0;
 	if ((error_code & (X86_PF_PROT | X86_PF_WRITE)) != (X86_PF_PROT | X86_PF_WRITE)) {
 		ts = thread_state_get(false);
 		if (ts)
 			ts->phase = PHASE_IDLE;
 		return 0;
 	}
-	ts = thread_state_get(true);
+	ts = traced_thread();
 	if (!ts)
 		return 0;
 	ts->fault_ip = regs->ip;
 	ts->fault_sp = regs->sp;
 	ts->fault_addr = address;
-	ts->slot = *slot;
 	ts->phase = PHASE_FAULT;
 	if (capture)
-		capture_memory(ts, address, *slot);
+		capture_memory(ts, address, ts->slot);
 	/* walked here, before the fault handler snapshots the page table entry (see
 	 * capture_memory()): a frame may live on the page being written */
-	ts->fault_stack = walk_stacks ? python_stack(ts, *slot) : 0;
+	ts->fault_stack = walk_stacks ? python_stack(ts, ts->slot) : 0;
 	ts->fault_native = 0;
 	if (native_stacks) {
 		long id = bpf_get_stackid(ctx, &native_stack_map, BPF_F_USER_STACK);
@@ -818,7 +874,7 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	e->type = EV_COPY_FILE;
 	e->slot = slot;
 	e->tid = (__u32)bpf_get_current_pid_tgid();
-	e->ts = bpf_ktime_get_ns();
+	e->ts = event_times ? bpf_ktime_get_ns() : 0;
 	bpf_ringbuf_submit(e, copy_wakeup());
 	return 0;
 }

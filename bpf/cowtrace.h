@@ -108,7 +108,7 @@ struct cow_copy_event {
 	__u32 slot;
 	__u32 pid;
 	__u32 tid;
-	__u64 ts;
+	__u64 ts;   /* bpf_ktime_get_ns() with --trace, else 0 */
 	__u64 addr; /* exact faulting address */
 	__u64 ip;   /* user instruction that wrote */
 	__u64 sp;   /* user stack pointer of the writing thread */

@@ -318,6 +318,7 @@ static int load_and_attach(struct session *s)
 	s->skel->rodata->capture = !s->opt.counts_only;
 	s->skel->rodata->walk_stacks = !s->opt.no_stacks;
 	s->skel->rodata->native_stacks = s->opt.native;
+	s->skel->rodata->event_times = s->opt.trace;
 	/* counts alone need no event buffer: then don't pin its kernel memory */
 	if (!s->opt.counts_only) {
 		bpf_map__set_max_entries(s->skel->maps.copy_events, s->opt.buffer_mb << 20);
