@@ -73,8 +73,11 @@ enum event_type {
  * address lies in a pymalloc pool (pool size known per process: map pool_shifts), the
  * pool header and the first bytes of the block that holds the address.
  */
-#define COW_WINDOW_BEFORE 32 /* window = [(addr & ~7) - 32, (addr & ~7) + 32) */
-#define COW_WINDOW	  64
+/* window = [(addr & ~7) - 32, (addr & ~7) + 48): it holds the block head of an object whose
+ * block starts up to 32 bytes before the write (a write to ob_refcnt or the GC header), so the
+ * common case costs one read of the target, not two */
+#define COW_WINDOW_BEFORE 32
+#define COW_WINDOW	  80
 #define COW_POOL_HEAD	  48 /* struct pool_header, 64-bit CPython 3.8-3.14 */
 #define COW_BLOCK_HEAD	  48 /* pre-header (16) + GC header (16) + ob_refcnt + ob_type */
 
@@ -83,7 +86,7 @@ enum event_type {
 #define COW_HAVE_WINDOW_LO 0x1 /* window[0..32) was read */
 #define COW_HAVE_POOL	   0x2 /* pool[] was read and looks like a pool header */
 #define COW_HAVE_BLOCK	   0x4 /* block[] was read */
-#define COW_HAVE_WINDOW_HI 0x8 /* window[32..64) was read */
+#define COW_HAVE_WINDOW_HI 0x8 /* window[32..80) was read */
 #define COW_HAVE_WINDOW	   (COW_HAVE_WINDOW_LO | COW_HAVE_WINDOW_HI)
 
 /* Read at the fault (see capture_memory() in bpf/cowtrace.bpf.c for why then). */

@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """What cowtrace costs: per-copy overhead, start-up time, memory (run by `make bench`, as root).
 
-1. Cost of one copy-on-write break, untraced and under each configuration in CONFIGS, measured by
-   build/workloads/cow_bench (a child writing one byte to each page of a buffer its parent
-   touched). The configurations run interleaved, run after run, so that a noisy neighbour slows
-   all of them alike; each run forks ROUNDS children, and the table gives the median and the
-   minimum over all rounds. The target is a median added cost of at most 20 %.
+1. Cost of one copy-on-write break, untraced and under each configuration in CONFIGS, for each
+   workload in WORKLOADS (a child writing to each page its parent touched: build/workloads/
+   cow_bench in C, tests/workloads/cow_bench.py in CPython). The configurations run
+   interleaved, run after run, so that a noisy neighbour slows all of them alike; each run forks
+   ROUNDS children, and the table gives the median and the minimum over all rounds, and the
+   added cost against the untraced median, next to each configuration's target.
 2. Start-up: time from launching `cowtrace -q -d 1 -p <sleeping pid>` to its
    "cowtrace: attached" line, and its peak RSS then (ru_maxrss from wait4: it has no children,
    so this is the tool's own memory).
@@ -38,17 +39,21 @@ CONFIGS = [
     ("cowtrace --no-stacks", ["--no-stacks"], 30.0),
     ("cowtrace (default: stacks)", [], 40.0),
 ]
-# The C workload, and the same in a CPython process: attribution reads the target's memory only
-# in CPython processes, so that is where its cost shows.
+# The C workload, and two in a CPython process, where attribution reads the target's memory (it
+# does not in other processes): a large buffer (outside pymalloc: the window is read) and small
+# objects (pymalloc pools: window, pool header and block head; the larger records). The floats
+# take 32 bytes each, so the objects run uses an eighth of --mib (that many pages).
+PY_BENCH = ["/usr/bin/python3", str(REPO / "tests" / "workloads" / "cow_bench.py")]
 WORKLOADS = [
-    ("C", [COW_BENCH]),
-    ("Python", ["/usr/bin/python3", str(REPO / "tests" / "workloads" / "cow_bench.py")]),
+    ("C", [COW_BENCH], 1),
+    ("Py-buffer", PY_BENCH, 1),
+    ("Py-objects", PY_BENCH + ["--objects"], 8),
 ]
 
 
 def run_bench(workload, extra, mib, rounds):
     """ns_per_copy of each round of one run of workload, under cowtrace when extra is not None."""
-    cmd = workload + ["-m", str(mib), "-r", str(rounds)]
+    cmd = workload + ["-m", str(max(1, mib)), "-r", str(rounds)]
     if extra is not None:
         cmd = [COWTRACE, "-q"] + extra + ["--"] + cmd
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -145,28 +150,29 @@ def main():
         (configs if all(o in helptext for o in opts) else unavailable).append((name, extra, target))
 
     pages = a.mib * 1024 * 1024 // os.sysconf("SC_PAGESIZE")
-    print("cow_bench: %d MiB = %d copies per round, %d runs x %d rounds per configuration and "
-          "workload, interleaved" % (a.mib, pages, a.runs, a.rounds))
+    print("cow_bench: %d MiB = %d copies per round (Py-objects: %d MiB of floats), %d runs x %d "
+          "rounds per configuration and workload, interleaved"
+          % (a.mib, pages, a.mib // 8, a.runs, a.rounds))
     # One untimed warm-up: the first touches of fresh memory in this VM are much slower.
     run_bench(WORKLOADS[0][1], None, a.mib, 1)
-    results = {(w, name): [] for w, _ in WORKLOADS for name, _, _ in configs}
+    results = {(w, name): [] for w, _, _ in WORKLOADS for name, _, _ in configs}
     for r in range(a.runs):
-        for w, cmd in WORKLOADS:
+        for w, cmd, div in WORKLOADS:
             for name, extra, _ in configs:
-                results[(w, name)].extend(run_bench(cmd, extra, a.mib, a.rounds))
+                results[(w, name)].extend(run_bench(cmd, extra, a.mib // div, a.rounds))
         print("  run %d/%d done" % (r + 1, a.runs), file=sys.stderr)
 
     verdict = []
-    for w, _ in WORKLOADS:
+    for w, _, _ in WORKLOADS:
         base = statistics.median(results[(w, configs[0][0])])
         print()
-        print("%-8s %-28s %12s %12s %10s" % ("workload", "configuration", "median ns", "min ns",
+        print("%-10s %-28s %12s %12s %10s" % ("workload", "configuration", "median ns", "min ns",
                                              "added"))
         for name, extra, target in configs:
             vals = results[(w, name)]
             med, lo = statistics.median(vals), min(vals)
             added = 100.0 * (med - base) / base
-            print("%-8s %-28s %12.0f %12.0f %9.1f%%" % (w, name, med, lo, added))
+            print("%-10s %-28s %12.0f %12.0f %9.1f%%" % (w, name, med, lo, added))
             if extra is not None:
                 verdict.append((w, name, added, target))
     for name, extra, _ in unavailable:

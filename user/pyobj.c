@@ -9,7 +9,7 @@
  *    (3.11+ pre-header, then PyGC_Head). Exactly one of these must be consistent with the type
  *    found at its ob_type;
  *  - anywhere else (bigger objects in malloc, static objects in the interpreter's .data,
- *    type objects): no grid to align to, so the 64-byte window around the address is searched
+ *    type objects): no grid to align to, so the 80-byte window around the address is searched
  *    for the few headers a write at that address can belong to, and only an unambiguous one
  *    is taken.
  * Whatever does not validate stays "unknown" (or "native" where the memory is not pymalloc's
@@ -401,9 +401,9 @@ static bool decode_pool(const struct dctx *c, const struct pool *p, struct py_de
 
 /*
  * Headers a write at A8 = addr & ~7 can belong to, all readable in the window
- * [A8 - 32, A8 + 32): ob_refcnt (object at A8), ob_type (A8 - 8), _gc_next (object at
- * A8 + 16), _gc_prev (A8 + 8). A pre-header write would need ob_type at A8 + 32 or beyond,
- * outside the window: those stay unknown.
+ * [A8 - 32, A8 + 48): ob_refcnt (object at A8), ob_type (A8 - 8), _gc_next (object at
+ * A8 + 16), _gc_prev (A8 + 8). Pre-header writes (ob_type at A8 + 40 or beyond, in 3.11+
+ * objects bigger than a pool's blocks) are not looked for: those stay unknown.
  */
 static const struct {
 	int delta;
