@@ -446,7 +446,7 @@ static __always_inline bool cached_tstate_frame(const struct cow_thread_state *t
 	if (!ts->tstate || ts->tstate_fsbase != fsbase)
 		return false;
 	lo = cfg->tstate_thread_id < cfg->tstate_frame ? cfg->tstate_thread_id : cfg->tstate_frame;
-	hi = cfg->tstate_thread_id ^ cfg->tstate_frame ^ lo;
+	hi = cfg->tstate_thread_id > cfg->tstate_frame ? cfg->tstate_thread_id : cfg->tstate_frame;
 	span = hi - lo + 8;
 	if (span > COW_TSTATE_SPAN)
 		return false;
