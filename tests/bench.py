@@ -17,7 +17,12 @@
    each page after fork against a second one. The capture reads the written page at the fault,
    a first read, so it pays what the hardware charges for setting the accessed bit.
 
-    tests/bench.py [--runs N] [--rounds N] [--mib N] [--quick]
+    tests/bench.py [--runs N] [--rounds N] [--mib N] [--quick] [--workload NAME]...
+                   [--baseline COWTRACE]
+
+--baseline runs every traced configuration with another build of cowtrace too, interleaved
+with this one, so that a change is priced against its parent in one run (noise here moves
+medians by 10 points from one run to the next; rows of one run compare).
 """
 import argparse
 import os
@@ -55,11 +60,11 @@ WORKLOADS = [
 ]
 
 
-def run_bench(workload, extra, mib, rounds):
+def run_bench(workload, extra, mib, rounds, cowtrace=COWTRACE):
     """ns_per_copy of each round of one run of workload, under cowtrace when extra is not None."""
     cmd = workload + ["-m", str(max(1, mib)), "-r", str(rounds)]
     if extra is not None:
-        cmd = [COWTRACE, "-q"] + extra + ["--"] + cmd
+        cmd = [cowtrace, "-q"] + extra + ["--"] + cmd
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if p.returncode != 0:
         sys.exit("bench: %s failed (%d): %s" % (" ".join(cmd), p.returncode, p.stderr.strip()))
@@ -150,7 +155,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="forks (measurements) per run")
     ap.add_argument("--mib", type=int, default=256, help="buffer size of cow_bench")
     ap.add_argument("--quick", action="store_true", help="3 runs of 64 MiB, for a smoke test")
+    ap.add_argument("--workload", action="append", choices=[w for w, _, _ in WORKLOADS],
+                    help="only this workload (repeatable)")
+    ap.add_argument("--baseline", metavar="COWTRACE",
+                    help="another cowtrace binary to run each traced configuration with too")
     a = ap.parse_args()
+    workloads = [x for x in WORKLOADS if not a.workload or x[0] in a.workload]
     if a.quick:
         a.runs, a.mib = 3, 64
     if os.geteuid() != 0:
@@ -158,12 +168,19 @@ def main():
     for f in (COWTRACE, COW_BENCH, FIRST_READ):
         if not os.access(f, os.X_OK):
             sys.exit("bench: %s not built (make cowtrace workloads)" % f)
+    if a.baseline and not os.access(a.baseline, os.X_OK):
+        sys.exit("bench: --baseline %s: not an executable" % a.baseline)
 
-    helptext = subprocess.run([COWTRACE, "--help"], capture_output=True, text=True).stdout
+    # (name, extra arguments, target or None, cowtrace binary)
     configs, unavailable = [], []
-    for name, extra, target in CONFIGS:
-        opts = [o.split("=")[0] for o in extra or [] if o.startswith("-")]
-        (configs if all(o in helptext for o in opts) else unavailable).append((name, extra, target))
+    for binary, tag in [(COWTRACE, "")] + ([(a.baseline, " [baseline]")] if a.baseline else []):
+        helptext = subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
+        for name, extra, target in CONFIGS:
+            if extra is None and tag:
+                continue  # one untraced row
+            opts = [o.split("=")[0] for o in extra or [] if o.startswith("-")]
+            row = (name + tag, extra, None if tag else target, binary)
+            (configs if all(o in helptext for o in opts) else unavailable).append(row)
 
     pages = a.mib * 1024 * 1024 // os.sysconf("SC_PAGESIZE")
     print("cow_bench: %d MiB = %d copies per round (Py-objects: %d MiB of floats), %d runs x %d "
@@ -171,31 +188,33 @@ def main():
           % (a.mib, pages, a.mib // 8, a.runs, a.rounds))
     # One untimed warm-up: the first touches of fresh memory in this VM are much slower.
     run_bench(WORKLOADS[0][1], None, a.mib, 1)
-    results = {(w, name): [] for w, _, _ in WORKLOADS for name, _, _ in configs}
+    results = {(w, c[0]): [] for w, _, _ in workloads for c in configs}
     for r in range(a.runs):
-        for w, cmd, div in WORKLOADS:
-            for name, extra, _ in configs:
-                results[(w, name)].extend(run_bench(cmd, extra, a.mib // div, a.rounds))
+        for w, cmd, div in workloads:
+            for name, extra, _, binary in configs:
+                results[(w, name)].extend(run_bench(cmd, extra, a.mib // div, a.rounds,
+                                                    binary))
         print("  run %d/%d done" % (r + 1, a.runs), file=sys.stderr)
 
     verdict = []
-    for w, _, _ in WORKLOADS:
+    for w, _, _ in workloads:
         base = statistics.median(results[(w, configs[0][0])])
         base_min = min(results[(w, configs[0][0])])
         print()
         # Noise here only ever adds time (a neighbour, an interrupt): the minimums' ratio is the
         # steadier one, the medians' the verdict.
-        print("%-10s %-28s %12s %12s %10s %10s" % ("workload", "configuration", "median ns",
-                                                   "min ns", "added", "(by min)"))
-        for name, extra, target in configs:
+        width = max([28] + [len(c[0]) for c in configs])
+        print("%-10s %-*s %12s %12s %10s %10s" % ("workload", width, "configuration",
+                                                  "median ns", "min ns", "added", "(by min)"))
+        for name, extra, target, _ in configs:
             vals = results[(w, name)]
             med, lo = statistics.median(vals), min(vals)
             added = 100.0 * (med - base) / base
-            print("%-10s %-28s %12.0f %12.0f %9.1f%% %9.1f%%"
-                  % (w, name, med, lo, added, 100.0 * (lo - base_min) / base_min))
-            if extra is not None:
+            print("%-10s %-*s %12.0f %12.0f %9.1f%% %9.1f%%"
+                  % (w, width, name, med, lo, added, 100.0 * (lo - base_min) / base_min))
+            if extra is not None and target is not None:
                 verdict.append((w, name, added, target))
-    for name, extra, _ in unavailable:
+    for name, extra, _, _ in unavailable:
         print("%-33s %12s   (%s: not in this build)" % (name, "-", " ".join(extra)))
 
     first, second = first_read(a.mib, a.rounds)
