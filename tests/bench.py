@@ -50,8 +50,8 @@ CONFIGS = [
 ]
 # The C workload, and two in a CPython process, where attribution reads the target's memory (it
 # does not in other processes): a large buffer (outside pymalloc: the window is read) and small
-# objects (pymalloc pools: window, pool header and block head; the larger records). The floats
-# take 32 bytes each, so the objects run uses an eighth of --mib (that many pages).
+# objects (pymalloc pools: window, pool header and block head; the larger records). Making
+# floats takes time, so the objects run gets an eighth of --mib (32 MiB, 8192 pages by default).
 PY_BENCH = ["/usr/bin/python3", str(REPO / "tests" / "workloads" / "cow_bench.py")]
 WORKLOADS = [
     ("C", [COW_BENCH], 1),
