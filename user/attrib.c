@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
@@ -11,6 +12,7 @@
 #include "native.h"
 #include "cowtrace.skel.h"
 #include "procfs.h"
+#include "sumtab.h"
 #include "pylayout.h"
 #include "pytypes.h"
 #include "tracees.h"
@@ -64,16 +66,18 @@ struct attrib {
 	bool *seen;				 /* per slot */
 	struct family *families;
 	size_t nfamilies, capfamilies;
-	struct attrib_row *rows; /* open addressing */
-	size_t nrows, caprows;
-	struct attrib_row *sorted;
+	struct sumtab rows; /* struct attrib_row */
 	/* by stack */
 	struct pystacks *pystacks; /* NULL without stacks */
 	struct native_syms *native; /* NULL without --native */
-	struct attrib_stack_row *srows; /* open addressing */
-	size_t nsrows, capsrows;
-	struct attrib_stack_row *ssorted;
+	struct sumtab srows; /* struct attrib_stack_row; no slots without stacks */
 };
+
+/* the two tables' keys, defined with the aggregation below */
+static unsigned long row_hash(const void *row);
+static bool row_equal(const void *x, const void *y);
+static unsigned long srow_hash(const void *row);
+static bool srow_equal(const void *x, const void *y);
 
 struct attrib *attrib_new(struct tracees *t, bool stacks, bool native)
 {
@@ -89,17 +93,17 @@ struct attrib *attrib_new(struct tracees *t, bool stacks, bool native)
 	a->causes = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->causes));
 	a->seen = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->seen));
 	a->cache = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->cache));
-	a->caprows = 1024;
-	a->rows = calloc(a->caprows, sizeof(*a->rows));
+	sumtab_init(&a->rows, sizeof(struct attrib_row), offsetof(struct attrib_row, pages),
+		    row_hash, row_equal);
 	if (stacks && native)
 		a->native = native_syms_new(bpf_map__fd(t->skel->maps.native_stack_map));
 	if (stacks) {
 		a->pystacks = pystacks_new(bpf_map__fd(t->skel->maps.stacks));
-		a->capsrows = 1024;
-		a->srows = calloc(a->capsrows, sizeof(*a->srows));
+		sumtab_init(&a->srows, sizeof(struct attrib_stack_row),
+			    offsetof(struct attrib_stack_row, pages), srow_hash, srow_equal);
 	}
-	if (!a->maps || !a->causes || !a->seen || !a->cache || !a->rows ||
-	    (stacks && (!a->pystacks || !a->srows)) || (stacks && native && !a->native)) {
+	if (!a->maps || !a->causes || !a->seen || !a->cache || !a->rows.slots ||
+	    (stacks && (!a->pystacks || !a->srows.slots)) || (stacks && native && !a->native)) {
 		attrib_free(a);
 		return NULL;
 	}
@@ -125,12 +129,10 @@ void attrib_free(struct attrib *a)
 	free(a->causes);
 	free(a->seen);
 	free(a->cache);
-	free(a->rows);
-	free(a->sorted);
+	sumtab_free(&a->rows);
 	pystacks_free(a->pystacks);
 	native_syms_free(a->native);
-	free(a->srows);
-	free(a->ssorted);
+	sumtab_free(&a->srows);
 	free(a);
 }
 
@@ -362,8 +364,9 @@ static struct family *family_of(struct attrib *a, unsigned int fslot,
 
 /* ---- aggregation ------------------------------------------------------------------------ */
 
-static unsigned long row_hash(const struct attrib_row *r)
+static unsigned long row_hash(const void *row)
 {
+	const struct attrib_row *r = row;
 	unsigned long h = 1469598103934665603ULL;
 	const char *s;
 
@@ -375,48 +378,17 @@ static unsigned long row_hash(const struct attrib_row *r)
 	return h;
 }
 
-static bool row_equal(const struct attrib_row *x, const struct attrib_row *y)
+static bool row_equal(const void *x_, const void *y_)
 {
+	const struct attrib_row *x = x_, *y = y_;
+
 	return x->cause == y->cause && x->field == y->field && x->region == y->region &&
 	       !strcmp(x->type, y->type);
 }
 
-/* Adds r's pages to its row in the open-addressing table rows; *n counts rows in use. */
-static void insert_row(struct attrib_row *rows, size_t cap, const struct attrib_row *r, size_t *n)
+static unsigned long srow_hash(const void *row)
 {
-	size_t i = row_hash(r) & (cap - 1);
-
-	while (rows[i].pages && !row_equal(&rows[i], r))
-		i = (i + 1) & (cap - 1);
-	if (rows[i].pages) {
-		rows[i].pages += r->pages;
-		return;
-	}
-	rows[i] = *r;
-	(*n)++;
-}
-
-static void add_row(struct attrib *a, const struct attrib_row *r)
-{
-	size_t i, n = 0;
-
-	if (2 * (a->nrows + 1) > a->caprows) {
-		struct attrib_row *bigger = calloc(2 * a->caprows, sizeof(*bigger));
-
-		if (!bigger)
-			return;
-		for (i = 0; i < a->caprows; i++)
-			if (a->rows[i].pages)
-				insert_row(bigger, 2 * a->caprows, &a->rows[i], &n);
-		free(a->rows);
-		a->rows = bigger;
-		a->caprows *= 2;
-	}
-	insert_row(a->rows, a->caprows, r, &a->nrows);
-}
-
-static unsigned long srow_hash(const struct attrib_stack_row *r)
-{
+	const struct attrib_stack_row *r = row;
 	unsigned long h = 1469598103934665603ULL;
 	const char *p;
 
@@ -434,46 +406,14 @@ static unsigned long srow_hash(const struct attrib_stack_row *r)
 	return h;
 }
 
-static bool srow_equal(const struct attrib_stack_row *x, const struct attrib_stack_row *y)
+static bool srow_equal(const void *x_, const void *y_)
 {
+	const struct attrib_stack_row *x = x_, *y = y_;
+
 	return x->role == y->role && x->cause == y->cause && x->gc_gen == y->gc_gen &&
 	       x->family == y->family && x->stack_id == y->stack_id && x->field == y->field &&
 	       x->native_id == y->native_id &&
 	       !strncmp(x->comm, y->comm, sizeof(x->comm)) && !strcmp(x->type, y->type);
-}
-
-static void srow_put(struct attrib_stack_row *rows, size_t cap, const struct attrib_stack_row *r,
-		     size_t *n)
-{
-	size_t i = srow_hash(r) & (cap - 1);
-
-	while (rows[i].pages && !srow_equal(&rows[i], r))
-		i = (i + 1) & (cap - 1);
-	if (rows[i].pages) {
-		rows[i].pages += r->pages;
-		return;
-	}
-	rows[i] = *r;
-	(*n)++;
-}
-
-static void add_stack_row(struct attrib *a, const struct attrib_stack_row *r)
-{
-	size_t i, n = 0;
-
-	if (2 * (a->nsrows + 1) > a->capsrows) {
-		struct attrib_stack_row *bigger = calloc(2 * a->capsrows, sizeof(*bigger));
-
-		if (!bigger)
-			return;
-		for (i = 0; i < a->capsrows; i++)
-			if (a->srows[i].pages)
-				srow_put(bigger, 2 * a->capsrows, &a->srows[i], &n);
-		free(a->srows);
-		a->srows = bigger;
-		a->capsrows *= 2;
-	}
-	srow_put(a->srows, a->capsrows, r, &a->nsrows);
 }
 
 static void attrib_stack(struct attrib *a, const struct cow_copy_event *e,
@@ -527,7 +467,7 @@ static void attrib_stack(struct attrib *a, const struct cow_copy_event *e,
 		if (!row.native)
 			row.native_id = 0;
 	}
-	add_stack_row(a, &row);
+	sumtab_add(&a->srows, &row);
 }
 
 static int by_stack_pages(const void *x, const void *y)
@@ -541,21 +481,10 @@ static int by_stack_pages(const void *x, const void *y)
 
 const struct attrib_stack_row *attrib_stack_rows(struct attrib *a, size_t *n)
 {
-	size_t i, k = 0;
-
 	*n = 0;
-	if (!a->srows)
+	if (!a->srows.slots)
 		return NULL;
-	free(a->ssorted);
-	a->ssorted = calloc(a->nsrows ? a->nsrows : 1, sizeof(*a->ssorted));
-	if (!a->ssorted)
-		return NULL;
-	for (i = 0; i < a->capsrows && k < a->nsrows; i++)
-		if (a->srows[i].pages)
-			a->ssorted[k++] = a->srows[i];
-	qsort(a->ssorted, k, sizeof(*a->ssorted), by_stack_pages);
-	*n = k;
-	return a->ssorted;
+	return sumtab_sorted(&a->srows, by_stack_pages, n);
 }
 
 void attrib_event(struct attrib *a, const struct cow_copy_event *e)
@@ -594,7 +523,7 @@ void attrib_event(struct attrib *a, const struct cow_copy_event *e)
 	row.field = d.field;
 	row.region = d.region;
 	snprintf(row.type, sizeof(row.type), "%s", d.type);
-	add_row(a, &row);
+	sumtab_add(&a->rows, &row);
 	if (d.cause < CAUSE_COUNT)
 		a->causes[e->slot][d.cause]++;
 	a->seen[e->slot] = true;
@@ -622,20 +551,7 @@ static int by_pages(const void *x, const void *y)
 
 const struct attrib_row *attrib_rows(struct attrib *a, size_t *n)
 {
-	size_t i, k = 0;
-
-	free(a->sorted);
-	a->sorted = calloc(a->nrows ? a->nrows : 1, sizeof(*a->sorted));
-	if (!a->sorted) {
-		*n = 0;
-		return NULL;
-	}
-	for (i = 0; i < a->caprows && k < a->nrows; i++)
-		if (a->rows[i].pages)
-			a->sorted[k++] = a->rows[i];
-	qsort(a->sorted, k, sizeof(*a->sorted), by_pages);
-	*n = k;
-	return a->sorted;
+	return sumtab_sorted(&a->rows, by_pages, n);
 }
 
 void attrib_on_exec(struct attrib *a, unsigned int slot)
