@@ -16,6 +16,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "cowtrace.h"
+#include "direct_map.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -27,9 +28,13 @@ const volatile bool native_stacks = false; /* and the native one, by frame point
 /* Time-stamp copy events (--trace prints and orders by them). Only then: reading the clock costs
  * ~60 ns a copy on a VM (the TSC read is ordered after the fault's outstanding loads). */
 const volatile bool event_times = false;
-/* Wake the consumer only past this much unread data: a wakeup per copy would cost more than the
- * copy itself. User space also drains the buffer every poll interval. */
+/* Wake the consumer once per this many bytes of copy events (a power of two): a wakeup per copy
+ * would cost more than the copy itself. User space also drains the buffer every poll interval. */
 const volatile __u64 wakeup_bytes = 1 << 20;
+/* The kernel's direct map (found and checked by user/direct_map.c): the capture reads the faulting
+ * page through it; 0: through the target's own mapping. */
+const volatile __u64 direct_map_base = 0;
+const volatile __u32 page_table_levels = 4;
 /* __GFP_ZERO as this kernel numbers it (read from its BTF by user space) */
 const volatile __u32 gfp_zero = 0x100;
 
@@ -621,9 +626,12 @@ static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slo
 
 /*
  * The target's memory around the write, for user space to decode object, field and cause:
- * read at page_fault_user, before the fault handler takes its snapshot of the page table entry.
- * Reading the faulting page later, inside the fault, would set the entry's accessed bit:
- * wp_page_copy() would then see the entry changed, throw its copy away and fault again.
+ * read at page_fault_user, before the write lands. Through the kernel's direct map when user
+ * space found it (bpf/direct_map.bpf.h: no page walk, no accessed bit to set), else through the
+ * target's mapping, and then it must be here, before the fault handler takes its snapshot of
+ * the page table entry: reading the faulting page later, inside the fault, would set the
+ * entry's accessed bit, and wp_page_copy() would see the entry changed, throw its copy away and
+ * fault again.
  * pymalloc pools are aligned to their size, so the pool header is found by masking; its size
  * class gives the block.
  */
@@ -654,9 +662,52 @@ static __always_inline bool block_from_window(struct cow_capture *cap, __u64 blo
 	return true;
 }
 
+/* Where the capture reads the target: the faulting address, its alias in the direct map, and the
+ * page table that maps it (when there is a direct map). */
+struct target_view {
+	__u64 addr;
+	__u64 kaddr;
+	__u64 table;
+	bool large;
+};
+
+/* The direct-map alias of other, an address in the same pymalloc pool as the faulting one (so in
+ * the same 2 MiB: the same page table), 0 when it is not mapped. */
+static __always_inline __u64 target_alias(const struct target_view *v, __u64 other)
+{
+	if ((other >> 12) == (v->addr >> 12))
+		return v->kaddr - v->addr + other;
+	return dm_addr_in(direct_map_base, v->table, v->large, v->addr, other);
+}
+
+/* len bytes (8, 16, ... 80) of the target at addr (8-aligned), through the direct map when there
+ * is one. Nonzero when they could not be read. */
+static __always_inline long read_target(const struct target_view *v, void *dst, __u32 len,
+					__u64 addr)
+{
+	__u64 k, k2, last = addr + len - 1;
+
+	if (!direct_map_base)
+		return bpf_probe_read_user(dst, len, (void *)addr);
+	k = target_alias(v, addr);
+	if (!k)
+		return -1;
+	if ((last >> 12) == (addr >> 12)) {
+		dm_copy(dst, k, len);
+		return 0;
+	}
+	/* the head of a block that starts near the end of the page before */
+	k2 = target_alias(v, last & ~4095ULL);
+	if (!k2)
+		return -1;
+	dm_copy2(dst, k, 4096 - (addr & 4095), k2, len);
+	return 0;
+}
+
 static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 addr, __u32 slot)
 {
 	struct cow_capture *cap = &ts->cap;
+	struct target_view v = { .addr = addr };
 	__u64 now;
 	__u64 pool, pool_size, size, block, in_page;
 	__u32 szidx, maxnext, shift, *shiftp;
@@ -673,18 +724,24 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 	shift = *shiftp;
 	if (shift != 12 && shift != 14)
 		return;
+	if (direct_map_base) {
+		v.table = dm_pte_table(direct_map_base, page_table_levels,
+				       (__u64)bpf_get_current_task_btf()->mm->pgd, addr, &v.large);
+		v.kaddr = dm_addr_in(direct_map_base, v.table, v.large, addr, addr);
+		if (!v.kaddr)
+			return; /* unmapped since the fault was raised: nothing to read */
+	}
 
 	in_page = addr & 4095 & ~7ULL;
 	if (in_page >= COW_WINDOW_BEFORE && in_page + COW_WINDOW - COW_WINDOW_BEFORE <= 4096) {
 		/* the whole window is in the page: one read (each helper call costs) */
-		if (!bpf_probe_read_user(cap->window, COW_WINDOW, (void *)cap->window_addr))
+		if (!read_target(&v, cap->window, COW_WINDOW, cap->window_addr))
 			cap->have |= COW_HAVE_WINDOW;
 	} else if (in_page >= COW_WINDOW_BEFORE) {
-		if (!bpf_probe_read_user(cap->window, COW_WINDOW_BEFORE, (void *)cap->window_addr))
+		if (!read_target(&v, cap->window, COW_WINDOW_BEFORE, cap->window_addr))
 			cap->have |= COW_HAVE_WINDOW_LO;
-	} else if (!bpf_probe_read_user(cap->window + COW_WINDOW_BEFORE,
-				       COW_WINDOW - COW_WINDOW_BEFORE,
-				       (void *)(cap->window_addr + COW_WINDOW_BEFORE))) {
+	} else if (!read_target(&v, cap->window + COW_WINDOW_BEFORE, COW_WINDOW - COW_WINDOW_BEFORE,
+				cap->window_addr + COW_WINDOW_BEFORE)) {
 		cap->have |= COW_HAVE_WINDOW_HI;
 	}
 
@@ -694,7 +751,7 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 	if (ts->nonpool_chunk == pool && now - ts->nonpool_jiffies < NONPOOL_TTL_JIFFIES)
 		return;
 	cap->pool_addr = pool;
-	if (bpf_probe_read_user(cap->pool, COW_POOL_HEAD, (void *)pool))
+	if (read_target(&v, cap->pool, COW_POOL_HEAD, pool))
 		goto not_pool;
 	/* struct pool_header: szidx at 36, maxnextoffset at 44 (Objects/obmalloc.c) */
 	szidx = *(__u32 *)(cap->pool + 36);
@@ -707,8 +764,7 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 		return;
 	block = pool + COW_POOL_HEAD + (addr - pool - COW_POOL_HEAD) / size * size;
 	cap->block_addr = block;
-	if (block_from_window(cap, block) ||
-	    !bpf_probe_read_user(cap->block, COW_BLOCK_HEAD, (void *)block))
+	if (block_from_window(cap, block) || !read_target(&v, cap->block, COW_BLOCK_HEAD, block))
 		cap->have |= COW_HAVE_BLOCK;
 	return;
 not_pool:
@@ -716,9 +772,19 @@ not_pool:
 	ts->nonpool_jiffies = now;
 }
 
-static __always_inline __u64 copy_wakeup(void)
+/*
+ * Wake the consumer once per wakeup_bytes of records written (a power of two): when the record
+ * just reserved, len bytes with its header, ends the first past a multiple of it. The producer
+ * position is this CPU's own cache line; the amount of unread data would need the consumer's
+ * position, a line the consumer on another CPU keeps writing: a miss at every copy (~150 ns
+ * measured). Concurrent producers may make a boundary wake twice or not at all: user space
+ * drains the buffer every poll interval anyway.
+ */
+static __always_inline __u64 copy_wakeup(__u64 len)
 {
-	return bpf_ringbuf_query(&copy_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+	__u64 end = bpf_ringbuf_query(&copy_events, BPF_RB_PROD_POS);
+
+	return (end & (wakeup_bytes - 1)) < ((len + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL)
 		       ? BPF_RB_FORCE_WAKEUP
 		       : BPF_RB_NO_WAKEUP;
 }
@@ -748,7 +814,7 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 {
 	struct cow_proc_counts *c;
 	struct cow_copy_event *e;
-	__u32 slot = ts->slot;
+	__u32 slot = ts->slot, len;
 	__u8 gc_state = ts->gc_state;
 
 	c = bpf_map_lookup_elem(&counts, &slot);
@@ -767,6 +833,7 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 	 * header and block, and every byte written to the ring costs (it is cold memory). Each
 	 * size has its own branch, so that the verifier sees every write within its record. */
 	if (capture && (ts->cap.have & COW_HAVE_POOL)) {
+		len = COPY_EVENT_FULL;
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_FULL, 0);
 		if (!e)
 			goto lost;
@@ -774,6 +841,7 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 				ts->fault_native);
 		__builtin_memcpy(&e->cap, &ts->cap, sizeof(e->cap));
 	} else if (capture && ts->cap.have) {
+		len = COPY_EVENT_WINDOW;
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_WINDOW, 0);
 		if (!e)
 			goto lost;
@@ -781,13 +849,14 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 				ts->fault_native);
 		__builtin_memcpy(&e->cap, &ts->cap, COPY_CAPTURE_WINDOW);
 	} else {
+		len = COPY_EVENT_BARE;
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_BARE, 0);
 		if (!e)
 			goto lost;
 		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
 				ts->fault_native);
 	}
-	bpf_ringbuf_submit(e, copy_wakeup());
+	bpf_ringbuf_submit(e, copy_wakeup(len));
 	return;
 lost:
 	__sync_fetch_and_add(&lost_copy_events, 1);
@@ -898,6 +967,6 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	e->slot = slot;
 	e->tid = (__u32)bpf_get_current_pid_tgid();
 	e->ts = event_times ? bpf_ktime_get_ns() : 0;
-	bpf_ringbuf_submit(e, copy_wakeup());
+	bpf_ringbuf_submit(e, copy_wakeup(COPY_EVENT_BARE));
 	return 0;
 }

@@ -31,6 +31,8 @@ static const char usage_head[] =
 	"      --native           also record native (C) stacks, below the Python frames; only\n"
 	"                         meaningful for code built with frame pointers\n"
 	"  -c, --counts-only      count copies only: no object/field/cause attribution (cheapest)\n"
+	"      --no-direct-map    read the written page through the target's mapping, not the\n"
+	"                         kernel's direct map (slower; for kernels where it is not found)\n"
 	"      --buffer-mb N      copy event buffer in MiB (default 16); a full buffer loses\n"
 	"                         attribution, never counts: lost events are reported\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
@@ -102,6 +104,7 @@ enum {
 	OPT_UNIT,
 	OPT_NO_STACKS,
 	OPT_NATIVE,
+	OPT_NO_DIRECT_MAP,
 };
 
 static const char *const by_values[] = { "cause", "type", "field", "region", "stack", NULL };
@@ -125,6 +128,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		{ "unit", required_argument, NULL, OPT_UNIT },
 		{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },
 		{ "native", no_argument, NULL, OPT_NATIVE },
+		{ "no-direct-map", no_argument, NULL, OPT_NO_DIRECT_MAP },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -204,6 +208,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 			break;
 		case OPT_NATIVE:
 			o->native = true;
+			break;
+		case OPT_NO_DIRECT_MAP:
+			o->no_direct_map = true;
 			break;
 		case OPT_BUFFER_MB:
 			errno = 0;

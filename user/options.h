@@ -20,6 +20,7 @@ struct options {
 	bool counts_only;   /* no object/field/cause attribution */
 	bool no_stacks;	    /* don't walk Python stacks */
 	bool native;	    /* also native (user) stacks, by frame pointers */
+	bool no_direct_map; /* capture through the target's mapping, not the direct map */
 	const char *folded_path;     /* --folded: collapsed stacks */
 	const char *svg_path;	     /* --svg: interactive flame graph */
 	const char *speedscope_path; /* --speedscope */

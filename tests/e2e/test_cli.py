@@ -324,3 +324,28 @@ def test_version():
     assert m, "unexpected --version output %r" % res.stdout
     report = run_cowtrace(["-q", "--", "true"], json_report=True).report
     assert report["version"] == m[1] or res.stdout.split()[1] == report["version"]
+
+
+DIRECT_MAP_RE = re.compile(r"^cowtrace: capture: through the kernel's direct map at 0x(ffff[0-9a-f]{12}) "
+                           r"\((4|5)-level page tables, checked against /proc/self/pagemap; "
+                           r"(\d+) bases tried in [\d.]+ ms\)$", re.M)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the direct-map capture is x86-64's")
+def test_direct_map_found():
+    """Root on x86-64 (this machine): the capture finds the direct map and says so under -v;
+    with --no-direct-map, or with nothing to capture, it does not look."""
+    res = run_cowtrace(["-v", "--no-stacks", "-q", "--", "true"])
+    assert res.returncode == EXIT_OK, res.stderr
+    m = DIRECT_MAP_RE.search(res.stderr)
+    assert m, "no direct-map line under -v:\n" + "\n".join(
+        l for l in res.stderr.splitlines() if "capture" in l or "direct" in l)
+    base = int(m[1], 16)
+    assert base % (1 << 30) == 0 and base >= 0xff11000000000000, hex(base)
+    assert 1 <= int(m[3]) <= 1 << 17
+    res = run_cowtrace(["-v", "--no-direct-map", "-q", "--", "true"])
+    assert res.returncode == EXIT_OK, res.stderr
+    assert not DIRECT_MAP_RE.search(res.stderr)
+    assert "capture: through the target's mappings (--no-direct-map)" in res.stderr
+    res = run_cowtrace(["-v", "--counts-only", "-q", "--", "true"])
+    assert res.returncode == EXIT_OK and "capture:" not in res.stderr, res.stderr
