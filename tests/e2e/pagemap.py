@@ -56,17 +56,30 @@ def _read_entry(fd, addr):
 
 
 def zero_page_pfn(fd):
-    """PFN of the shared zero page: read-fault a fresh private anonymous page and look."""
-    m = mmap.mmap(-1, PAGE_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    """PFN of the shared zero page, -1 when the kernel does not map it: read-fault two fresh
+    private anonymous pages and look. Both get the zero page's frame where the kernel uses it;
+    some do not (Firecracker guests booted with pvm_no_zero_page=1 give each a page of its own)."""
+    m = mmap.mmap(-1, 2 * PAGE_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     try:
         anchor = ctypes.c_char.from_buffer(m)
         addr = ctypes.addressof(anchor)
-        _ = m[0]  # read fault: maps the zero page
-        entry = _read_entry(fd, addr)
+        _ = m[0], m[PAGE_SIZE]  # read faults
+        a, b = _read_entry(fd, addr), _read_entry(fd, addr + PAGE_SIZE)
         del anchor
     finally:
         m.close()
-    return entry & PFN_MASK if entry & PRESENT else -1
+    if not (a & PRESENT and b & PRESENT) or (a & PFN_MASK) != (b & PFN_MASK):
+        return -1
+    return a & PFN_MASK
+
+
+def kernel_maps_zero_page():
+    """Whether a read fault on private anonymous memory maps the shared zero page here."""
+    fd = os.open("/proc/self/pagemap", os.O_RDONLY)
+    try:
+        return zero_page_pfn(fd) >= 0
+    finally:
+        os.close(fd)
 
 
 class Snapshot:
