@@ -400,33 +400,69 @@ int uprobe_gc_return(struct pt_regs *ctx)
 
 /* ---- Python stacks ------------------------------------------------------------------------ */
 
-static __always_inline __u64 read_user_u64(__u64 addr)
-{
-	__u64 v = 0;
+/*
+ * The current process's memory as the stack walk reads it: through the direct map when there
+ * is one (a load per field; the page last looked up is remembered, as the fields of one
+ * structure share a page), else through the process's mapping (a helper call per read, ~70 ns
+ * here whatever the size: then the walk reads whole spans at once).
+ */
+struct user_view {
+	__u64 pgd;
+	__u64 upage; /* page number (addr >> 12) of kpage, 0 when none */
+	__u64 kpage; /* its direct-map address */
+};
 
-	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+static __always_inline void user_view_init(struct user_view *v)
+{
+	v->pgd = direct_map_base ? (__u64)bpf_get_current_task_btf()->mm->pgd : 0;
+	v->upage = 0;
+	v->kpage = 0;
+}
+
+/* The u64 at addr (the target's pointer: anything), 0 when it cannot be read. A function of its
+ * own, verified once: inlined at each of the walk's reads, its branches multiply past the
+ * verifier's limit. */
+__noinline __u64 user_u64(struct user_view *v, __u64 addr)
+{
+	__u64 val = 0, table, k;
+	bool large;
+
+	if (!v)
 		return 0;
-	return v;
+	if (!direct_map_base || (addr & 7)) {
+		if (bpf_probe_read_user(&val, sizeof(val), (void *)addr))
+			return 0;
+		return val;
+	}
+	if ((addr >> 12) != v->upage) {
+		table = dm_pte_table(direct_map_base, page_table_levels, v->pgd, addr, &large);
+		k = dm_addr_in(direct_map_base, table, large, addr, addr & ~4095ULL);
+		if (!k)
+			return 0;
+		v->upage = addr >> 12;
+		v->kpage = k;
+	}
+	return dm_load(v->kpage + (addr & 4095));
 }
 
 /* The writing thread's PyThreadState: its thread_id is pthread_self(), the thread's fs base. */
-static __always_inline __u64 find_tstate(struct cow_thread_state *ts,
+static __always_inline __u64 find_tstate(struct cow_thread_state *ts, struct user_view *v,
 					 const struct cow_stack_cfg *cfg, __u64 fsbase)
 {
 	__u64 t, interp;
 	int i;
 
-	interp = read_user_u64(cfg->runtime + cfg->interp_head);
+	interp = user_u64(v, cfg->runtime + cfg->interp_head);
 	if (!interp)
 		return 0;
-	t = read_user_u64(interp + cfg->threads_head);
+	t = user_u64(v, interp + cfg->threads_head);
 	for (i = 0; i < COW_THREADS_MAX && t; i++) {
-		if (read_user_u64(t + cfg->tstate_thread_id) == fsbase) {
+		if (user_u64(v, t + cfg->tstate_thread_id) == fsbase) {
 			ts->tstate = t;
 			ts->tstate_fsbase = fsbase;
 			return t;
 		}
-		t = read_user_u64(t + cfg->tstate_next);
+		t = user_u64(v, t + cfg->tstate_next);
 	}
 	return 0;
 }
@@ -441,6 +477,7 @@ static __always_inline __u64 find_tstate(struct cow_thread_state *ts,
  * the walk overwrites it later). False when there is none or it is no longer this thread's.
  */
 static __always_inline bool cached_tstate_frame(const struct cow_thread_state *ts,
+						struct user_view *v,
 						const struct cow_stack_cfg *cfg, __u64 fsbase,
 						__u64 *frame)
 {
@@ -450,6 +487,12 @@ static __always_inline bool cached_tstate_frame(const struct cow_thread_state *t
 
 	if (!ts->tstate || ts->tstate_fsbase != fsbase)
 		return false;
+	if (direct_map_base) {
+		if (user_u64(v, ts->tstate + cfg->tstate_thread_id) != fsbase)
+			return false;
+		*frame = user_u64(v, ts->tstate + cfg->tstate_frame);
+		return true;
+	}
 	lo = cfg->tstate_thread_id < cfg->tstate_frame ? cfg->tstate_thread_id : cfg->tstate_frame;
 	hi = cfg->tstate_thread_id > cfg->tstate_frame ? cfg->tstate_thread_id : cfg->tstate_frame;
 	span = hi - lo + 8;
@@ -475,48 +518,93 @@ struct frame_fields {
 	bool skip;
 };
 
-/* Bytes after a short name's NUL are whatever follows it in memory: not part of the key. */
-static __always_inline void clear_after_nul(char *c)
+/* Bytes after a short name's NUL are whatever follows it in memory: not part of the key.
+ * Word by word (little-endian), without a branch per character: the verifier would follow
+ * each one. z marks the zero bytes (exact up to the first one); the first one's mark, shifted
+ * down, is the mask of the bytes before it. */
+static __always_inline __u64 keep_before_nul(__u64 w, bool *ended)
 {
-	bool end = false;
-	int i;
+	__u64 z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
 
-#pragma unroll
-	for (i = 0; i < COW_NAME_CHARS; i++) {
-		if (end)
-			c[i] = 0;
-		else if (!c[i])
-			end = true;
-	}
+	if (*ended)
+		return 0;
+	if (!z)
+		return w;
+	*ended = true;
+	return w & (((z & -z) >> 7) - 1);
 }
 
-static __always_inline bool read_frame(const struct cow_stack_cfg *cfg, __u64 frame,
-				       struct frame_fields *f)
+static __always_inline void clear_after_nul(__u64 name[COW_NAME_CHARS / 8])
+{
+	bool ended = false;
+
+	name[0] = keep_before_nul(name[0], &ended);
+	name[1] = keep_before_nul(name[1], &ended);
+}
+
+/* The frame's fields through the direct map: a load each (offsets masked as below). */
+static __always_inline bool read_frame_direct(struct user_view *v,
+					      const struct cow_stack_cfg *cfg, __u64 frame,
+					      struct frame_fields *f)
+{
+	__u32 instr = cfg->frame_instr & 0x7c, owner = cfg->frame_owner & 0x7f;
+	__u64 w;
+
+	f->code = user_u64(v, frame + (cfg->frame_code & 0x78)) & ~(__u64)cfg->code_tag_bits;
+	f->previous = user_u64(v, frame + (cfg->frame_previous & 0x78));
+	w = user_u64(v, frame + (instr & ~7));
+	if (cfg->kind == PYF_FRAMEOBJ)
+		f->instr = (__u64)(__s64)(__s32)(w >> ((instr & 4) * 8));
+	else
+		f->instr = w;
+	w = cfg->owner_skip ? user_u64(v, frame + (owner & ~7)) : 0;
+	f->skip = cfg->owner_skip && (__u8)(w >> ((owner & 7) * 8)) >= cfg->owner_skip;
+	/* nothing readable there: the page is gone (a frame has a code object or a caller) */
+	return f->code || f->previous;
+}
+
+/* Reads one frame into f; 0 when it cannot be read. A function of its own for the verifier
+ * (see user_u64): the stack walk calls it up to 72 times in a loop. */
+__noinline int read_frame(struct user_view *v, const struct cow_stack_cfg *cfg, __u64 frame,
+			  struct frame_fields *f)
 {
 	__u8 buf[COW_FRAME_READ];
+	__u64 str;
 
-	if (bpf_probe_read_user(buf, sizeof(buf), (void *)frame))
-		return false;
-	f->code = *(__u64 *)(buf + (cfg->frame_code & 0x78)) & ~(__u64)cfg->code_tag_bits;
-	f->previous = *(__u64 *)(buf + (cfg->frame_previous & 0x78));
-	if (cfg->kind == PYF_FRAMEOBJ)
-		f->instr = (__u64)(__s64) * (__s32 *)(buf + (cfg->frame_instr & 0x7c));
-	else
-		f->instr = *(__u64 *)(buf + (cfg->frame_instr & 0x78));
-	f->skip = cfg->owner_skip && buf[cfg->frame_owner & 0x7f] >= cfg->owner_skip;
+	if (!v || !cfg || !f)
+		return 0;
+
+	if (direct_map_base) {
+		if (!read_frame_direct(v, cfg, frame, f))
+			return 0;
+	} else {
+		if (bpf_probe_read_user(buf, sizeof(buf), (void *)frame))
+			return 0;
+		f->code = *(__u64 *)(buf + (cfg->frame_code & 0x78)) & ~(__u64)cfg->code_tag_bits;
+		f->previous = *(__u64 *)(buf + (cfg->frame_previous & 0x78));
+		if (cfg->kind == PYF_FRAMEOBJ)
+			f->instr = (__u64)(__s64) * (__s32 *)(buf + (cfg->frame_instr & 0x7c));
+		else
+			f->instr = *(__u64 *)(buf + (cfg->frame_instr & 0x78));
+		f->skip = cfg->owner_skip && buf[cfg->frame_owner & 0x7f] >= cfg->owner_skip;
+	}
 	f->name[0] = f->name[1] = 0;
 	if (f->code && !f->skip) {
-		__u64 str = read_user_u64(f->code + cfg->code_name);
-
-		if (str)
+		str = user_u64(v, f->code + cfg->code_name);
+		if (str && direct_map_base) {
+			f->name[0] = user_u64(v, str + cfg->str_data);
+			f->name[1] = user_u64(v, str + cfg->str_data + 8);
+		} else if (str) {
 			bpf_probe_read_user(f->name, sizeof(f->name), (void *)(str + cfg->str_data));
-		clear_after_nul((char *)f->name);
+		}
+		clear_after_nul(f->name);
 	}
-	return true;
+	return 1;
 }
 
 struct walk {
 	struct cow_stack_cfg cfg;
+	struct user_view view;
 	struct frame_fields f; /* the frame at frame, already read */
 	__u64 frame;
 	__u64 h;
@@ -550,7 +638,7 @@ static int walk_step(__u32 i, struct walk *w)
 		w->d++;
 	}
 	w->frame = w->f.previous;
-	if (!w->frame || !read_frame(&w->cfg, w->frame, &w->f)) {
+	if (!w->frame || !read_frame(&w->view, &w->cfg, w->frame, &w->f)) {
 		w->frame = 0;
 		return 1;
 	}
@@ -576,15 +664,16 @@ static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slo
 	cfg = bpf_map_lookup_elem(&py_stack_cfgs, &slot);
 	if (!cfg || cfg->kind == PYF_NONE)
 		return 0;
-	if (!cached_tstate_frame(ts, cfg, fsbase, &frame)) {
-		tstate = find_tstate(ts, cfg, fsbase);
+	user_view_init(&w.view);
+	if (!cached_tstate_frame(ts, &w.view, cfg, fsbase, &frame)) {
+		tstate = find_tstate(ts, &w.view, cfg, fsbase);
 		if (!tstate)
 			return 0;
-		frame = read_user_u64(tstate + cfg->tstate_frame);
+		frame = user_u64(&w.view, tstate + cfg->tstate_frame);
 	}
 	if (cfg->kind == PYF_CFRAME && frame)
-		frame = read_user_u64(frame + cfg->cframe_current);
-	if (!frame || !read_frame(cfg, frame, &f))
+		frame = user_u64(&w.view, frame + cfg->cframe_current);
+	if (!frame || !read_frame(&w.view, cfg, frame, &f))
 		return 0;
 	if (ts->stack_id && ts->top_frame == frame && ts->top_instr == f.instr &&
 	    ts->top_name == f.name[0])

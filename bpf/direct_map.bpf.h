@@ -20,6 +20,10 @@
 
 #define DM_PRESENT   0x1ULL
 #define DM_LARGE     0x80ULL /* _PAGE_PSE: a 1 GiB (pud) or 2 MiB (pmd) page */
+/* _PAGE_PWT | _PAGE_PCD: uncached or write-combining, how device memory (a BAR, a frame buffer)
+ * is mapped into a process. Such a page is never read here: through the direct map's cached
+ * alias a read of device memory is wrong at best. RAM a process maps is cached. */
+#define DM_UNCACHED  0x18ULL
 /* physical address bits of an entry: 12..51 (bit 63 is NX; memory encryption puts its bit at
  * 47 or above, which the check against pagemap would catch) */
 #define DM_PHYS_MASK 0x000ffffffffff000ULL
@@ -92,6 +96,10 @@ static __always_inline __u64 dm_pte_table(__u64 base, __u32 levels, __u64 pgd, _
 	__u64 e, table = pgd;
 
 	*large = false;
+	/* user addresses only: a pointer read from the target may point anywhere, and the
+	 * kernel's half of the page table must not be walked on its say-so */
+	if (addr >> (levels == 5 ? 56 : 47))
+		return 0;
 	if (levels == 5) {
 		e = dm_entry(table, addr, 48);
 		if (!(e & DM_PRESENT))
@@ -106,20 +114,21 @@ static __always_inline __u64 dm_pte_table(__u64 base, __u32 levels, __u64 pgd, _
 		return 0;
 	if (e & DM_LARGE) {
 		*large = true;
-		return dm_in_large(base, e, DM_PUD_SHIFT, addr);
+		return e & DM_UNCACHED ? 0 : dm_in_large(base, e, DM_PUD_SHIFT, addr);
 	}
 	e = dm_entry(base + (e & DM_PHYS_MASK), addr, DM_PMD_SHIFT);
 	if (!(e & DM_PRESENT))
 		return 0;
 	if (e & DM_LARGE) {
 		*large = true;
-		return dm_in_large(base, e, DM_PMD_SHIFT, addr);
+		return e & DM_UNCACHED ? 0 : dm_in_large(base, e, DM_PMD_SHIFT, addr);
 	}
 	return base + (e & DM_PHYS_MASK);
 }
 
 /* The direct-map address of addr, given what dm_pte_table() returned for an address in the same
- * 2 MiB (4 KiB pages: one entry read) or 1 GiB/2 MiB page (large: offset). 0 when not present. */
+ * 2 MiB (4 KiB pages: one entry read) or 1 GiB/2 MiB page (large: offset). 0 when not present
+ * or not cached. */
 static __always_inline __u64 dm_addr_in(__u64 base, __u64 table, bool large, __u64 table_addr,
 					__u64 addr)
 {
@@ -130,7 +139,7 @@ static __always_inline __u64 dm_addr_in(__u64 base, __u64 table, bool large, __u
 	if (large)
 		return table + (addr - table_addr);
 	e = dm_entry(table, addr, 12);
-	if (!(e & DM_PRESENT))
+	if (!(e & DM_PRESENT) || (e & DM_UNCACHED))
 		return 0;
 	return base + (e & DM_PHYS_MASK) + (addr & 4095);
 }

@@ -262,15 +262,15 @@ def outdir(tmp_path_factory):
     return tmp_path_factory.mktemp("stacks")
 
 
-def run(outdir, python, script, *args, unit=None):
-    """cowtrace --folded F --svg S --speedscope P --json R --by stack [--unit U] -- python
-    script args, checked (exit 0, report, folded format, info line) and parsed. A failed run
-    fails every test that uses it with the same message, without running again."""
-    key = (python, str(script), unit) + tuple(args)
+def run(outdir, python, script, *args, unit=None, opts=()):
+    """cowtrace --folded F --svg S --speedscope P --json R --by stack [--unit U] [opts] --
+    python script args, checked (exit 0, report, folded format, info line) and parsed. A failed
+    run fails every test that uses it with the same message, without running again."""
+    key = (python, str(script), unit, tuple(opts)) + tuple(args)
     if key not in _runs:
         d = Path(tempfile.mkdtemp(prefix="run-", dir=str(outdir)))
         try:
-            _runs[key] = _run_checked(d, python, script, args, unit)
+            _runs[key] = _run_checked(d, python, script, args, unit, opts)
         except AssertionError as e:
             _runs[key] = str(e)
     if isinstance(_runs[key], str):
@@ -278,13 +278,14 @@ def run(outdir, python, script, *args, unit=None):
     return _runs[key]
 
 
-def _run_checked(d, python, script, args, unit):
+def _run_checked(d, python, script, args, unit, extra=()):
     paths = {"folded": d / "cow.folded", "svg": d / "cow.svg",
              "speedscope": d / "cow.speedscope.json", "json": d / "cow.json"}
     opts = ["--folded", paths["folded"], "--svg", paths["svg"], "--speedscope",
             paths["speedscope"], "--json", paths["json"], "--by", "stack"]
     if unit:
         opts += ["--unit", unit]
+    opts += list(extra)
     cmd = [python, str(script)] + [str(a) for a in args]
     command = "cowtrace %s -- %s" % (" ".join(str(o) for o in opts), " ".join(cmd))
     rc, out, err, rep = run_cowtrace(opts + ["--"] + cmd, RUN_TIMEOUT)
@@ -893,3 +894,25 @@ def test_no_stacks_with_stack_output_is_usage_error(tmp_path, option):
     assert len(lines) == 1 and lines[0].startswith("cowtrace: "), err
     assert not marker.exists(), "the command ran"
     assert not out_file.exists(), "the output file was created"
+
+
+# ---------------------------------------------------------------------------------------------
+# The walk reads the target through the kernel's direct map where cowtrace finds it (here:
+# test_cli.py::test_direct_map_found), else through its mapping (--no-direct-map): the same
+# frames either way, so the same stacks, line for line, page for page within a run's variation.
+
+
+@pytest.mark.parametrize("script", ["stack_scan.py", "stack_deep.py", "stack_reuse.py"])
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_walk_paths_agree(outdir, interp, script):
+    python, _ = interp
+    direct = run(outdir, python, PY_WORKLOADS / script)
+    mapped = run(outdir, python, PY_WORKLOADS / script, opts=("--no-direct-map",))
+    a = folded_dict(worker_stacks(direct, "refcount"))
+    b = folded_dict(worker_stacks(mapped, "refcount"))
+    assert sum(a.values()) > 1000, describe(direct)
+    for line in sorted(set(a) | set(b)):
+        x, y = a.get(line, 0), b.get(line, 0)
+        assert abs(x - y) <= 0.05 * max(x, y) + 40, \
+            "%s: %d pages through the direct map, %d through the mapping\n%s\n%s" % (
+                line, x, y, describe(direct), describe(mapped))
