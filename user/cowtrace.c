@@ -14,6 +14,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "cowtrace.skel.h"
@@ -142,6 +143,46 @@ static void read_counts(struct session *s, unsigned int slot, struct report_coun
 		out->gc[i] = c.gc[i];
 }
 
+/* kernel.bpf_stats_enabled: the kernel times BPF programs only while it is 1 (it costs two clock
+ * reads per run, so it is off by default). */
+static bool bpf_stats_enabled(void)
+{
+	char c = '0';
+	FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+
+	if (f) {
+		if (fread(&c, 1, 1, f) != 1)
+			c = '0';
+		fclose(f);
+	}
+	return c == '1';
+}
+
+/* The run time of each of our programs that ran, when the kernel keeps it. */
+static void read_bpf_stats(struct session *s, struct report *r)
+{
+	struct bpf_program *prog;
+
+	r->bpf_stats = bpf_stats_enabled();
+	if (!r->bpf_stats)
+		return;
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || !info.run_cnt)
+			continue;
+		if (r->nbpf_progs == REPORT_BPF_PROGS_MAX)
+			break;
+		r->bpf_progs[r->nbpf_progs++] = (struct report_bpf_prog){
+			.name = bpf_program__name(prog),
+			.runs = info.run_cnt,
+			.run_ns = info.run_time_ns,
+		};
+	}
+}
+
 /* Fills r from the BPF maps; r->procs is malloc'd. */
 static int build_report(struct session *s, struct report *r, unsigned long long now_ns)
 {
@@ -189,6 +230,7 @@ static int build_report(struct session *s, struct report *r, unsigned long long 
 		r->srows = attrib_stack_rows(s->attrib, &r->nsrows);
 		r->by = s->opt.by;
 	}
+	read_bpf_stats(s, r);
 	return 0;
 }
 

@@ -258,6 +258,26 @@ static void text_breakdown(FILE *f, const struct report *r, const char *by, size
 	free(g);
 }
 
+/* With kernel.bpf_stats_enabled: what the BPF programs cost, in all and per copy counted. */
+static void text_bpf_stats(FILE *f, const struct report *r)
+{
+	unsigned long long ns = 0, copies = report_pages(&r->total) + r->total.kind[COW_ZERO];
+	size_t i;
+
+	if (!r->bpf_stats)
+		return;
+	for (i = 0; i < r->nbpf_progs; i++)
+		ns += r->bpf_progs[i].run_ns;
+	fprintf(f, "bpf time:      %.1f ms", ns / 1e6);
+	if (copies)
+		fprintf(f, ", %.0f ns per copy", (double)ns / copies);
+	fprintf(f, " (kernel.bpf_stats_enabled: every run, system-wide)\n               ms:");
+	for (i = 0; i < r->nbpf_progs; i++)
+		fprintf(f, "%s %s %.1f", i ? "," : "", r->bpf_progs[i].name,
+			r->bpf_progs[i].run_ns / 1e6);
+	fputc('\n', f);
+}
+
 void report_text(FILE *f, const struct report *r)
 {
 	const struct report_counts *t = &r->total;
@@ -273,6 +293,7 @@ void report_text(FILE *f, const struct report *r)
 	if (r->lost_events || r->slots_exhausted)
 		fprintf(f, "lost:          %llu events (counts stay exact), %llu processes untraced\n",
 			r->lost_events, r->slots_exhausted);
+	text_bpf_stats(f, r);
 	fprintf(f, "\n%8s %8s %-16s %-6s %9s %9s %6s  %s\n", "PID", "PPID", "COMM", "ROLE", "PAGES",
 		"MiB", "GC%", "PYTHON");
 	for (i = 0; i < r->nprocs; i++) {
@@ -388,6 +409,29 @@ static void json_proc(struct json_writer *w, const struct report *r, const struc
 	json_end_object(w);
 }
 
+/* null unless kernel.bpf_stats_enabled is 1 (the kernel times BPF programs only then) */
+static void json_bpf_stats(struct json_writer *w, const struct report *r)
+{
+	size_t i;
+
+	if (!r->bpf_stats) {
+		json_null(w);
+		return;
+	}
+	json_begin_array(w);
+	for (i = 0; i < r->nbpf_progs; i++) {
+		json_begin_object(w);
+		json_key(w, "program");
+		json_string(w, r->bpf_progs[i].name);
+		json_key(w, "runs");
+		json_uint(w, r->bpf_progs[i].runs);
+		json_key(w, "run_ns");
+		json_uint(w, r->bpf_progs[i].run_ns);
+		json_end_object(w);
+	}
+	json_end_array(w);
+}
+
 int report_json(FILE *f, const struct report *r)
 {
 	struct json_writer *w = json_writer_new(f);
@@ -441,6 +485,8 @@ int report_json(FILE *f, const struct report *r)
 	for (i = 0; i < r->nprocs; i++)
 		json_proc(w, r, &r->procs[i]);
 	json_end_array(w);
+	json_key(w, "bpf_stats");
+	json_bpf_stats(w, r);
 	json_end_object(w);
 	err = json_writer_error(w);
 	json_writer_free(w);

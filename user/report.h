@@ -25,6 +25,16 @@ struct report_proc {
 	unsigned long long causes[CAUSE_COUNT];
 };
 
+/* One BPF program's run time while kernel.bpf_stats_enabled was 1 (all its runs, on every
+ * process: the tracepoints fire system-wide and return early for the untraced). */
+struct report_bpf_prog {
+	const char *name;
+	unsigned long long runs;
+	unsigned long long run_ns;
+};
+
+#define REPORT_BPF_PROGS_MAX 16
+
 struct report {
 	const char *version;
 	const char *detector;
@@ -43,6 +53,9 @@ struct report {
 	const char *by;			/* --by, or NULL for the default sections */
 	const struct attrib_stack_row *srows; /* by Python stack, most first (--by stack) */
 	size_t nsrows;
+	bool bpf_stats; /* kernel.bpf_stats_enabled was 1 at the end: bpf_progs are filled */
+	struct report_bpf_prog bpf_progs[REPORT_BPF_PROGS_MAX]; /* the programs that ran */
+	size_t nbpf_progs;
 };
 
 struct report_figure {

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -349,3 +350,49 @@ def test_direct_map_found():
     assert "capture: through the target's mappings (--no-direct-map)" in res.stderr
     res = run_cowtrace(["-v", "--counts-only", "-q", "--", "true"])
     assert res.returncode == EXIT_OK and "capture:" not in res.stderr, res.stderr
+
+
+@pytest.fixture
+def bpf_stats():
+    """kernel.bpf_stats_enabled=1 for one test, then back to what it was."""
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(path) as f:
+        was = f.read().strip()
+    with open(path, "w") as f:
+        f.write("1")
+    yield
+    with open(path, "w") as f:
+        f.write(was)
+
+
+def test_bpf_run_time_reported(bpf_stats):
+    """With kernel.bpf_stats_enabled, the report gives each program's runs and run time: the
+    detector's two programs ran at least once per copy, for a plausible time each."""
+    pages = 2000
+    with tempfile.TemporaryDirectory() as d:
+        res = run_cowtrace(["--", workload("cow_writer"), "-n", str(pages), "-o",
+                            os.path.join(d, "line")], json_report=True)
+    assert res.returncode == EXIT_OK, res.stderr
+    progs = {p["program"]: p for p in res.report["bpf_stats"]}
+    for name in ("fault_user", "page_alloc"):
+        assert progs[name]["runs"] >= pages, progs
+        # a run costs more than nothing and far less than a copy's 10 us here
+        assert 10 * progs[name]["runs"] < progs[name]["run_ns"] < 10000 * progs[name]["runs"], \
+            progs
+    m = re.search(r"^bpf time: +([\d.]+) ms, (\d+) ns per copy .*\n +ms: (.*)$", res.stdout, re.M)
+    assert m, res.stdout
+    total = sum(p["run_ns"] for p in progs.values())
+    assert abs(float(m[1]) - total / 1e6) <= 0.05 + 1e-9, (m[1], total)
+    copies = res.report["totals"]["pages"] + res.report["totals"]["by_kind"]["zero"]
+    assert abs(int(m[2]) - total / copies) <= 1, (m[2], total, copies)
+    assert "fault_user" in m[3] and "page_alloc" in m[3]
+
+
+def test_bpf_run_time_absent_without_stats():
+    with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+        if f.read().strip() != "0":
+            pytest.skip("kernel.bpf_stats_enabled is on here")
+    res = run_cowtrace(["--", "true"], json_report=True)
+    assert res.returncode == EXIT_OK, res.stderr
+    assert res.report["bpf_stats"] is None
+    assert "bpf time:" not in res.stdout
