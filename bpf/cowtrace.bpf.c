@@ -153,6 +153,7 @@ struct cow_thread_state {
 	__u64 top_frame;
 	__u64 top_instr;
 	__u64 top_name;
+	__u64 chain; /* of the frames of that stack: see python_stack() */
 	__u64 fault_stack; /* the stack of the pending fault, 0 when none */
 	__u32 fault_native; /* 1 + its native stack id, 0 when none */
 	__u32 pad2;
@@ -563,10 +564,11 @@ static __always_inline bool read_frame_direct(struct user_view *v,
 	return f->code || f->previous;
 }
 
-/* Reads one frame into f; 0 when it cannot be read. A function of its own for the verifier
- * (see user_u64): the stack walk calls it up to 72 times in a loop. */
+/* Reads one frame into f, and the first characters of its code object's name when names is
+ * set; 0 when it cannot be read. A function of its own for the verifier (see user_u64): the
+ * stack walk calls it up to 72 times in a loop. */
 __noinline int read_frame(struct user_view *v, const struct cow_stack_cfg *cfg, __u64 frame,
-			  struct frame_fields *f)
+			  struct frame_fields *f, int names)
 {
 	__u8 buf[COW_FRAME_READ];
 	__u64 str;
@@ -589,7 +591,7 @@ __noinline int read_frame(struct user_view *v, const struct cow_stack_cfg *cfg, 
 		f->skip = cfg->owner_skip && buf[cfg->frame_owner & 0x7f] >= cfg->owner_skip;
 	}
 	f->name[0] = f->name[1] = 0;
-	if (f->code && !f->skip) {
+	if (names && f->code && !f->skip) {
 		str = user_u64(v, f->code + cfg->code_name);
 		if (str && direct_map_base) {
 			f->name[0] = user_u64(v, str + cfg->str_data);
@@ -607,10 +609,17 @@ struct walk {
 	struct user_view view;
 	struct frame_fields f; /* the frame at frame, already read */
 	__u64 frame;
-	__u64 h;
+	__u64 h;     /* the stack's key: code, instruction and name of each frame recorded */
+	__u64 chain; /* every frame visited: address, code and instruction */
 	__u32 d;
 	__u32 flags;
+	bool check;  /* only visit the frames (and compute chain), record nothing */
 };
+
+static __always_inline __u64 fnv(__u64 h, __u64 v)
+{
+	return (h ^ v) * 1099511628211ULL;
+}
 
 /* One frame: record it (unless it is a shim), then read the one it was called from. */
 static int walk_step(__u32 i, struct walk *w)
@@ -625,24 +634,47 @@ static int walk_step(__u32 i, struct walk *w)
 			w->flags |= COW_STACK_TRUNCATED;
 			return 1;
 		}
-		st = bpf_map_lookup_elem(&stack_scratch, &zero);
-		if (!st)
-			return 1;
-		st->code[w->d & (COW_STACK_MAX - 1)] = w->f.code;
-		st->instr[w->d & (COW_STACK_MAX - 1)] = w->f.instr;
-		__builtin_memcpy(st->name[w->d & (COW_STACK_MAX - 1)], w->f.name, COW_NAME_CHARS);
-		w->h = (w->h ^ w->f.code) * 1099511628211ULL;
-		w->h = (w->h ^ w->f.instr) * 1099511628211ULL;
-		w->h = (w->h ^ w->f.name[0]) * 1099511628211ULL;
-		w->h = (w->h ^ w->f.name[1]) * 1099511628211ULL;
+		if (!w->check) {
+			st = bpf_map_lookup_elem(&stack_scratch, &zero);
+			if (!st)
+				return 1;
+			st->code[w->d & (COW_STACK_MAX - 1)] = w->f.code;
+			st->instr[w->d & (COW_STACK_MAX - 1)] = w->f.instr;
+			__builtin_memcpy(st->name[w->d & (COW_STACK_MAX - 1)], w->f.name,
+					 COW_NAME_CHARS);
+			w->h = fnv(w->h, w->f.code);
+			w->h = fnv(w->h, w->f.instr);
+			w->h = fnv(w->h, w->f.name[0]);
+			w->h = fnv(w->h, w->f.name[1]);
+		}
 		w->d++;
 	}
+	w->chain = fnv(fnv(fnv(w->chain, w->frame), w->f.code), w->f.instr);
 	w->frame = w->f.previous;
-	if (!w->frame || !read_frame(&w->view, &w->cfg, w->frame, &w->f)) {
+	if (!w->frame || !read_frame(&w->view, &w->cfg, w->frame, &w->f, !w->check)) {
 		w->frame = 0;
 		return 1;
 	}
 	return 0;
+}
+
+/* Walks the chain from frame (top: its fields, read), recording up to COW_STACK_MAX frames in
+ * stack_scratch; with check, only visits them for w->chain. */
+static __always_inline void walk_frames(struct walk *w, const struct frame_fields *top,
+					__u64 frame, bool check)
+{
+	w->frame = frame;
+	w->f = *top;
+	w->h = 14695981039346656037ULL;
+	w->chain = 14695981039346656037ULL;
+	w->d = 0;
+	w->flags = 0;
+	w->check = check;
+	/* bpf_loop: the verifier checks one step instead of every unrolled path; a few more
+	 * steps than frames recorded, for the C-stack shims that are skipped */
+	bpf_loop(COW_STACK_MAX + 8, walk_step, w, 0);
+	if (w->frame && !(w->flags & COW_STACK_TRUNCATED) && w->d >= COW_STACK_MAX)
+		w->flags |= COW_STACK_TRUNCATED;
 }
 
 /*
@@ -673,24 +705,25 @@ static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slo
 	}
 	if (cfg->kind == PYF_CFRAME && frame)
 		frame = user_u64(&w.view, frame + cfg->cframe_current);
-	if (!frame || !read_frame(&w.view, cfg, frame, &f))
+	if (!frame || !read_frame(&w.view, cfg, frame, &f, 1))
 		return 0;
-	if (ts->stack_id && ts->top_frame == frame && ts->top_instr == f.instr &&
-	    ts->top_name == f.name[0])
-		return ts->stack_id;
-	top = frame;
-
 	w.cfg = *cfg;
-	w.frame = frame;
-	w.f = f;
-	w.h = 14695981039346656037ULL;
-	w.d = 0;
-	w.flags = 0;
-	/* bpf_loop: the verifier checks one step instead of every unrolled path; a few more
-	 * steps than frames recorded, for the C-stack shims that are skipped */
-	bpf_loop(COW_STACK_MAX + 8, walk_step, &w, 0);
-	if (w.frame && !(w.flags & COW_STACK_TRUNCATED) && w.d >= COW_STACK_MAX)
-		w.flags |= COW_STACK_TRUNCATED;
+	/*
+	 * The thread's last stack again? Its innermost frame is the same one, at the same
+	 * instruction, with code of the same name (a collection, a tight loop): then only the
+	 * frames are visited, without reading their names, and the stack is the last one if every
+	 * frame is where it was with the same code and instruction. The innermost frame alone
+	 * does not tell: a function called again from another caller may get the same frame
+	 * (a reused PyFrameObject before 3.11, the same data-stack slot since).
+	 */
+	if (ts->stack_id && ts->top_frame == frame && ts->top_instr == f.instr &&
+	    ts->top_name == f.name[0]) {
+		walk_frames(&w, &f, frame, true);
+		if (w.chain == ts->chain)
+			return ts->stack_id;
+	}
+	top = frame;
+	walk_frames(&w, &f, frame, false);
 	st = bpf_map_lookup_elem(&stack_scratch, &zero);
 	if (!st)
 		return 0;
@@ -705,6 +738,7 @@ static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slo
 		return 0;
 	}
 	ts->stack_id = id;
+	ts->chain = w.chain;
 	ts->top_frame = top;
 	ts->top_instr = f.instr;
 	ts->top_name = f.name[0];

@@ -841,13 +841,16 @@ def test_reused_code_address(outdir, interp):
             "reader_%d: %d pages, expected %d (code %s)\n%s" % (k, found[k], want, codes[k], ctx)
 
 
+@pytest.mark.parametrize("loop", ["attrs", "bare"])
 @pytest.mark.parametrize("interp", INTERPRETERS)
-def test_same_function_two_callers(outdir, interp):
+def test_same_function_two_callers(outdir, interp, loop):
     """read_part() called by via_alpha(), then by via_beta(), at the same depth: each half's
     pages are under its own caller, as many as the workload computed (a stack cache that
-    looked only at the innermost frame would give via_alpha both halves)."""
+    looked only at the innermost frame would give via_alpha both halves; with the bare loop,
+    nearly every copy is at one instruction, so it would not even be corrected by the next
+    copy at another one)."""
     python, version = interp
-    r = run(outdir, python, PY_WORKLOADS / "stack_callers.py")
+    r = run(outdir, python, PY_WORKLOADS / "stack_callers.py", "--loop", loop)
     check_python_version(r, version)
     src = Source(PY_WORKLOADS / "stack_callers.py")
     refcount = worker_stacks(r, "refcount")
