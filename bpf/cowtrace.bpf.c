@@ -770,26 +770,17 @@ static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slo
  * bpf_ktime_get_ns() costs more than the whole cached path. */
 #define NONPOOL_TTL_JIFFIES 12
 
-/* The block head copied from the part of the window that was read, when it lies there: a user
- * read costs ~70 ns here (more than the copy), whatever its size. */
-static __always_inline bool block_from_window(struct cow_capture *cap, __u64 block)
+/* Whether the block head lies in the part of the window that was read: then it is neither read
+ * again nor sent twice (user space decodes the window's bytes wherever they belong). */
+static __always_inline bool block_in_window(const struct cow_capture *cap, __u64 block)
 {
-	__u64 lo = cap->window_addr, hi = cap->window_addr + COW_WINDOW, off;
-	int i;
+	__u64 lo = cap->window_addr, hi = cap->window_addr + COW_WINDOW;
 
 	if (!(cap->have & COW_HAVE_WINDOW_LO))
 		lo += COW_WINDOW_BEFORE;
 	if (!(cap->have & COW_HAVE_WINDOW_HI))
 		hi = cap->window_addr + COW_WINDOW_BEFORE;
-	if (block < lo || block + COW_BLOCK_HEAD > hi)
-		return false;
-	off = block - cap->window_addr;
-	if (off > COW_WINDOW - COW_BLOCK_HEAD)
-		return false;
-#pragma unroll
-	for (i = 0; i < COW_BLOCK_HEAD / 8; i++)
-		((__u64 *)cap->block)[i] = *(__u64 *)(cap->window + off + 8 * i);
-	return true;
+	return block >= lo && block + COW_BLOCK_HEAD <= hi;
 }
 
 /* Where the capture reads the target: the faulting address, its alias in the direct map, and the
@@ -894,7 +885,7 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 		return;
 	block = pool + COW_POOL_HEAD + (addr - pool - COW_POOL_HEAD) / size * size;
 	cap->block_addr = block;
-	if (block_from_window(cap, block) || !read_target(&v, cap->block, COW_BLOCK_HEAD, block))
+	if (!block_in_window(cap, block) && !read_target(&v, cap->block, COW_BLOCK_HEAD, block))
 		cap->have |= COW_HAVE_BLOCK;
 	return;
 not_pool:
@@ -960,9 +951,10 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 	if (!emit_copies)
 		return;
 	/* Records are as long as what was captured: most copies outside pymalloc need no pool
-	 * header and block, and every byte written to the ring costs (it is cold memory). Each
-	 * size has its own branch, so that the verifier sees every write within its record. */
-	if (capture && (ts->cap.have & COW_HAVE_POOL)) {
+	 * header and block, a block head inside the window is not sent twice, and every byte
+	 * written to the ring costs (it is cold memory). Each size has its own branch, so that the
+	 * verifier sees every write within its record. */
+	if (capture && (ts->cap.have & COW_HAVE_BLOCK)) {
 		len = COPY_EVENT_FULL;
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_FULL, 0);
 		if (!e)
@@ -970,6 +962,14 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
 				ts->fault_native);
 		__builtin_memcpy(&e->cap, &ts->cap, sizeof(e->cap));
+	} else if (capture && (ts->cap.have & COW_HAVE_POOL)) {
+		len = COPY_EVENT_POOL;
+		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_POOL, 0);
+		if (!e)
+			goto lost;
+		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
+				ts->fault_native);
+		__builtin_memcpy(&e->cap, &ts->cap, COPY_CAPTURE_POOL);
 	} else if (capture && ts->cap.have) {
 		len = COPY_EVENT_WINDOW;
 		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_WINDOW, 0);

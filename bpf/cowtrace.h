@@ -102,9 +102,11 @@ struct cow_capture {
 };
 
 /*
- * A copy event. The record in the ring buffer is only as long as what it carries: without
- * capture it ends before cap (COPY_EVENT_BARE), outside a pymalloc pool after cap.window
- * (COPY_EVENT_WINDOW); user space reads it into a zeroed struct.
+ * A copy event. The record in the ring buffer is only as long as what it carries (every byte
+ * written to the ring costs: it is memory no cache holds): without capture it ends before cap
+ * (COPY_EVENT_BARE), outside a pymalloc pool after cap.window (COPY_EVENT_WINDOW), without a
+ * block head (none read, or the window holds it) after cap.pool (COPY_EVENT_POOL); user space
+ * reads it into a zeroed struct (user/copy_event.c).
  */
 struct cow_copy_event {
 	__u32 type; /* EV_COPY or EV_COPY_FILE (then only slot, tid and ts are meaningful) */
@@ -126,6 +128,8 @@ struct cow_copy_event {
 #define COPY_EVENT_BARE	    __builtin_offsetof(struct cow_copy_event, cap)
 #define COPY_CAPTURE_WINDOW __builtin_offsetof(struct cow_capture, pool)
 #define COPY_EVENT_WINDOW   (COPY_EVENT_BARE + COPY_CAPTURE_WINDOW)
+#define COPY_CAPTURE_POOL   __builtin_offsetof(struct cow_capture, block)
+#define COPY_EVENT_POOL	    (COPY_EVENT_BARE + COPY_CAPTURE_POOL)
 #define COPY_EVENT_FULL	    sizeof(struct cow_copy_event)
 
 /*

@@ -20,6 +20,7 @@
 #include "cowtrace.skel.h"
 #include "cowtrace.h"
 #include "attrib.h"
+#include "copy_event.h"
 #include "detector.h"
 #include "direct_map.h"
 #include "gate.h"
@@ -110,20 +111,13 @@ static int handle_proc_event(void *ctx, void *data, size_t len)
 static int handle_copy_event(void *ctx, void *data, size_t len)
 {
 	struct session *s = ctx;
+	struct cow_copy_event e;
 
-	struct cow_copy_event e = {};
-
-	/* records are as long as what they carry (see cowtrace.h) */
-	if (len < COPY_EVENT_BARE)
+	if (copy_event_read(data, len, &e))
 		return 0;
 	/* A copy's fork and exec events are in the other ring, written earlier: take them first,
 	 * so that a new process's interpreter is known before its copies are decoded. */
 	ring_buffer__consume(s->rb_proc);
-	memcpy(&e, data, len < sizeof(e) ? len : sizeof(e));
-	if (len < COPY_EVENT_WINDOW)
-		e.cap.have = 0;
-	else if (len < COPY_EVENT_FULL)
-		e.cap.have &= COW_HAVE_WINDOW;
 	if (s->attrib)
 		attrib_event(s->attrib, &e);
 	if (s->printer)
