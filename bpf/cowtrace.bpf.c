@@ -930,13 +930,30 @@ static __always_inline void fill_copy_event(struct cow_copy_event *e, __u32 slot
 	e->native_id = native_id;
 }
 
+/* One copy event of len bytes (a constant at each call: the verifier must see every write
+ * within the record, and the capture is copied with a fixed size). -1 when the ring is full. */
+static __always_inline int submit_copy(const struct cow_thread_state *ts, const __u32 len,
+				       __u32 kind, __u64 addr, __u64 ip, __u64 sp)
+{
+	struct cow_copy_event *e = bpf_ringbuf_reserve(&copy_events, len, 0);
+
+	if (!e)
+		return -1;
+	fill_copy_event(e, ts->slot, kind, ts->gc_state, addr, ip, sp, ts->fault_stack,
+			ts->fault_native);
+	if (len > COPY_EVENT_BARE)
+		__builtin_memcpy(&e->cap, &ts->cap, len - COPY_EVENT_BARE);
+	bpf_ringbuf_submit(e, copy_wakeup(len));
+	return 0;
+}
+
 static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, __u64 addr,
 				       __u64 ip, __u64 sp)
 {
 	struct cow_proc_counts *c;
-	struct cow_copy_event *e;
-	__u32 slot = ts->slot, len;
+	__u32 slot = ts->slot;
 	__u8 gc_state = ts->gc_state;
+	int err;
 
 	c = bpf_map_lookup_elem(&counts, &slot);
 	if (!c)
@@ -952,44 +969,17 @@ static __always_inline void count_copy(struct cow_thread_state *ts, __u32 kind, 
 		return;
 	/* Records are as long as what was captured: most copies outside pymalloc need no pool
 	 * header and block, a block head inside the window is not sent twice, and every byte
-	 * written to the ring costs (it is cold memory). Each size has its own branch, so that the
-	 * verifier sees every write within its record. */
-	if (capture && (ts->cap.have & COW_HAVE_BLOCK)) {
-		len = COPY_EVENT_FULL;
-		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_FULL, 0);
-		if (!e)
-			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
-				ts->fault_native);
-		__builtin_memcpy(&e->cap, &ts->cap, sizeof(e->cap));
-	} else if (capture && (ts->cap.have & COW_HAVE_POOL)) {
-		len = COPY_EVENT_POOL;
-		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_POOL, 0);
-		if (!e)
-			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
-				ts->fault_native);
-		__builtin_memcpy(&e->cap, &ts->cap, COPY_CAPTURE_POOL);
-	} else if (capture && ts->cap.have) {
-		len = COPY_EVENT_WINDOW;
-		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_WINDOW, 0);
-		if (!e)
-			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
-				ts->fault_native);
-		__builtin_memcpy(&e->cap, &ts->cap, COPY_CAPTURE_WINDOW);
-	} else {
-		len = COPY_EVENT_BARE;
-		e = bpf_ringbuf_reserve(&copy_events, COPY_EVENT_BARE, 0);
-		if (!e)
-			goto lost;
-		fill_copy_event(e, slot, kind, gc_state, addr, ip, sp, ts->fault_stack,
-				ts->fault_native);
-	}
-	bpf_ringbuf_submit(e, copy_wakeup(len));
-	return;
-lost:
-	__sync_fetch_and_add(&lost_copy_events, 1);
+	 * written to the ring costs (it is cold memory). */
+	if (capture && (ts->cap.have & COW_HAVE_BLOCK))
+		err = submit_copy(ts, COPY_EVENT_FULL, kind, addr, ip, sp);
+	else if (capture && (ts->cap.have & COW_HAVE_POOL))
+		err = submit_copy(ts, COPY_EVENT_POOL, kind, addr, ip, sp);
+	else if (capture && ts->cap.have)
+		err = submit_copy(ts, COPY_EVENT_WINDOW, kind, addr, ip, sp);
+	else
+		err = submit_copy(ts, COPY_EVENT_BARE, kind, addr, ip, sp);
+	if (err)
+		__sync_fetch_and_add(&lost_copy_events, 1);
 }
 
 /* ---- detector fault-alloc-tp (x86-64 tracepoints) ----------------------------------------- */
