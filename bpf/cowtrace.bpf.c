@@ -550,30 +550,26 @@ static __always_inline void clear_after_nul(__u64 name[COW_NAME_CHARS / 8])
 	name[1] = keep_before_nul(name[1], &ended);
 }
 
-/* The frame's fields through the direct map: a load each (offsets masked as below). */
-static __always_inline bool read_frame_direct(struct user_view *v,
-					      const struct cow_stack_cfg *cfg, __u64 frame,
-					      struct frame_fields *f)
+/* A frame's fields from the 8-byte words that hold them: the instruction (an int before 3.11)
+ * and the owner byte may sit inside their word. */
+static __always_inline void frame_from_words(const struct cow_stack_cfg *cfg, __u64 code,
+					     __u64 previous, __u64 instr_word, __u64 owner_word,
+					     struct frame_fields *f)
 {
-	__u32 instr = cfg->frame_instr & 0x7c, owner = cfg->frame_owner & 0x7f;
-	__u64 w;
-
-	f->code = user_u64(v, frame + (cfg->frame_code & 0x78)) & ~(__u64)cfg->code_tag_bits;
-	f->previous = user_u64(v, frame + (cfg->frame_previous & 0x78));
-	w = user_u64(v, frame + (instr & ~7));
+	f->code = code & ~(__u64)cfg->code_tag_bits;
+	f->previous = previous;
 	if (cfg->kind == PYF_FRAMEOBJ)
-		f->instr = (__u64)(__s64)(__s32)(w >> ((instr & 4) * 8));
+		f->instr = (__u64)(__s64)(__s32)(instr_word >> ((cfg->frame_instr & 4) * 8));
 	else
-		f->instr = w;
-	w = cfg->owner_skip ? user_u64(v, frame + (owner & ~7)) : 0;
-	f->skip = cfg->owner_skip && (__u8)(w >> ((owner & 7) * 8)) >= cfg->owner_skip;
-	/* nothing readable there: the page is gone (a frame has a code object or a caller) */
-	return f->code || f->previous;
+		f->instr = instr_word;
+	f->skip = cfg->owner_skip &&
+		  (__u8)(owner_word >> ((cfg->frame_owner & 7) * 8)) >= cfg->owner_skip;
 }
 
 /* Reads one frame into f, and the first characters of its code object's name when names is
- * set; 0 when it cannot be read. A function of its own for the verifier (see user_u64): the
- * stack walk calls it up to 72 times in a loop. */
+ * set; 0 when it cannot be read. Through the direct map a load per word, else the frame's
+ * first COW_FRAME_READ bytes at once (offsets masked into them for the verifier). A function of
+ * its own for the verifier (see user_u64): the stack walk calls it up to 72 times in a loop. */
 __noinline int read_frame(struct user_view *v, const struct cow_stack_cfg *cfg, __u64 frame,
 			  struct frame_fields *f, int names)
 {
@@ -584,18 +580,22 @@ __noinline int read_frame(struct user_view *v, const struct cow_stack_cfg *cfg, 
 		return 0;
 
 	if (direct_map_base) {
-		if (!read_frame_direct(v, cfg, frame, f))
+		frame_from_words(cfg, user_u64(v, frame + (cfg->frame_code & 0x78)),
+				 user_u64(v, frame + (cfg->frame_previous & 0x78)),
+				 user_u64(v, frame + (cfg->frame_instr & 0x78)),
+				 cfg->owner_skip ? user_u64(v, frame + (cfg->frame_owner & 0x78)) : 0,
+				 f);
+		/* nothing readable there: the page is gone (a frame has a code object or a
+		 * caller) */
+		if (!f->code && !f->previous)
 			return 0;
 	} else {
 		if (bpf_probe_read_user(buf, sizeof(buf), (void *)frame))
 			return 0;
-		f->code = *(__u64 *)(buf + (cfg->frame_code & 0x78)) & ~(__u64)cfg->code_tag_bits;
-		f->previous = *(__u64 *)(buf + (cfg->frame_previous & 0x78));
-		if (cfg->kind == PYF_FRAMEOBJ)
-			f->instr = (__u64)(__s64) * (__s32 *)(buf + (cfg->frame_instr & 0x7c));
-		else
-			f->instr = *(__u64 *)(buf + (cfg->frame_instr & 0x78));
-		f->skip = cfg->owner_skip && buf[cfg->frame_owner & 0x7f] >= cfg->owner_skip;
+		frame_from_words(cfg, *(__u64 *)(buf + (cfg->frame_code & 0x78)),
+				 *(__u64 *)(buf + (cfg->frame_previous & 0x78)),
+				 *(__u64 *)(buf + (cfg->frame_instr & 0x78)),
+				 *(__u64 *)(buf + (cfg->frame_owner & 0x78)), f);
 	}
 	f->name[0] = f->name[1] = 0;
 	if (names && f->code && !f->skip) {

@@ -87,17 +87,12 @@ def bpf_time(workload, extra, mib, rounds):
     sets it), from cowtrace's JSON report; the copies are all those the run counted."""
     with tempfile.TemporaryDirectory(prefix="bench-") as d:
         path = os.path.join(d, "report.json")
-        cmd = [COWTRACE, "-q", "--json", path] + extra + ["--"] + workload + [
-            "-m", str(max(1, mib)), "-r", str(rounds)]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        if p.returncode != 0:
-            sys.exit("bench: %s failed (%d): %s" % (" ".join(cmd), p.returncode,
-                                                   p.stderr.strip()))
+        run_bench(workload, ["--json", path] + extra, mib, rounds)
         with open(path) as f:
             rep = json.load(f)
     copies = rep["totals"]["pages"] + rep["totals"]["by_kind"]["zero"]
     if not rep["bpf_stats"] or not copies:
-        sys.exit("bench: no BPF run time in the report of %s" % " ".join(cmd))
+        sys.exit("bench: no BPF run time in the report of %s" % " ".join(workload))
     return {p["program"]: p["run_ns"] / copies for p in rep["bpf_stats"]}
 
 

@@ -224,7 +224,6 @@ static int build_report(struct session *s, struct report *r, unsigned long long 
 		r->srows = attrib_stack_rows(s->attrib, &r->nsrows);
 		r->by = s->opt.by;
 	}
-	read_bpf_stats(s, r);
 	return 0;
 }
 
@@ -622,6 +621,7 @@ static int finish(struct session *s)
 		log_error("out of memory");
 		return EXIT_ERROR;
 	}
+	read_bpf_stats(s, &r); /* the final report only: live summaries don't show it */
 	if (s->opt.json_path) {
 		FILE *f = s->json ? s->json : stdout;
 
