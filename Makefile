@@ -1,11 +1,22 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # make            build ./cowtrace (intermediates in build/)
-# make test       install what is missing, then unit tests (cmocka) and end-to-end tests
-#                 (pytest, as root); make check skips the install step
+# make test       install what is missing, then unit tests (cmocka), then the end-to-end tests
+#                 (pytest, as root) beside the kernel matrix followed by the container suite;
+#                 make check skips the install step, make check-host runs the host's suite only
+# make kernels    the kernel matrix alone: Debian's 6.1, 6.12 and unstable kernels under qemu
+#                 (TCG), and the host's (tests/kernels; COWTRACE_KERNELS="6.1 host" picks some)
+# make containers the container suite alone: Debian unstable's python3.13 to 3.15 in a mount
+#                 and pid namespace, traced from the host (tests/containers)
 # make demo       the gc.freeze() demo, with and without freeze
-# make bench      per-copy cost with and without cowtrace, side by side
+# make bench      per-copy cost with and without cowtrace, side by side, per detector
+# make bench-kernels  the same (C workload) inside each kernel of the matrix, under qemu
 # make deps       install the Debian/Ubuntu packages the build and tests need
+# make install    ./cowtrace to $(DESTDIR)$(PREFIX)/sbin (PREFIX=/usr/local), its man page
+#                 cowtrace(8) and bash completion, both made from cowtrace --help; make uninstall
+# make unit-sanitize  the unit tests built with ASan and UBSan (clang, in build/asan)
+# make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_SECONDS (60) on a copy of its
+#                 committed seeds (FUZZERS="fuzz_pylines ..." picks some); make fuzz-ci: 30 s each
 # V=1             show full commands
 
 OUTPUT   := build
@@ -14,14 +25,22 @@ BPFTOOL  ?= bpftool
 CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+# The BPF code reads x86 registers and walks x86 page tables: say so here, not deep in clang.
+ifneq ($(ARCH),x86)
+$(error cowtrace builds for x86-64 only for now (ARCH=$(ARCH)))
+endif
 BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CFLAGS   ?= -g -O2
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	    -std=gnu11 -D_GNU_SOURCE -DCOWTRACE_VERSION='"$(VERSION)"'
-INCLUDES := -I$(OUTPUT) -Iuser -Ibpf
-LDLIBS   := -lbpf -lelf -lz
+# jansson: cowtrace diff reads reports that may come from anywhere, so a maintained, strict JSON
+# parser reads them (user/diff_load.c), not a hand-written one
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(or $(shell pkg-config --libs jansson 2>/dev/null),-ljansson)
+INCLUDES := -I$(OUTPUT) -Iuser -Ibpf $(JANSSON_CFLAGS)
+LDLIBS   := -lbpf -lelf -lz $(JANSSON_LIBS)
 DEPFLAGS  = -MMD -MP -MF $(@:.o=.d)
 
 # -mcpu=v3: atomic fetch-and-add (slot allocation) needs BPF atomics, Linux 5.12+.
@@ -101,7 +120,8 @@ $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer -Wall -MMD -MP -MF $@.d $< -o $@
 
-.PHONY: unit e2e test check workloads deps demo bench vmlinux clean
+.PHONY: unit e2e test check workloads deps demo bench bench-kernels vmlinux clean kernels check-host \
+	check-e2e check-kernels check-matrix containers unit-sanitize fuzz fuzz-ci
 workloads: $(WORKLOAD_BINS)
 
 unit: $(UNIT_BINS)
@@ -116,8 +136,103 @@ e2e: cowtrace workloads
 test: deps
 	$(Q)$(MAKE) --no-print-directory check
 
+# The host's end-to-end suite beside the kernel matrix (one qemu, one core) and then the
+# container suite, so that each of the two cores has one lane; make prints each lane's output
+# whole when it ends (--output-sync) and fails if any suite failed.
 check: cowtrace workloads unit
+	$(Q)$(MAKE) --no-print-directory -k -j2 --output-sync=target check-e2e check-matrix
+
+check-host: cowtrace workloads unit
 	$(Q)$(PYTHON) -m pytest -ra tests/e2e
+
+kernels: cowtrace workloads
+	$(Q)$(PYTHON) -m pytest -ra tests/kernels
+
+containers: cowtrace workloads
+	$(Q)$(PYTHON) -m pytest -ra tests/containers
+
+# the lanes of check, prerequisites already built: check-e2e and check-matrix (the kernel
+# matrix, then the container suite); check-kernels is the matrix alone
+check-e2e:
+	$(Q)$(PYTHON) -m pytest -ra tests/e2e
+
+check-kernels:
+	$(Q)$(PYTHON) -m pytest -ra tests/kernels
+
+# the container suite runs even when the kernel matrix failed; the sanitizer and fuzz runs first
+check-matrix:
+	$(Q)status=0; \
+	$(MAKE) --no-print-directory unit-sanitize || status=1; \
+	$(MAKE) --no-print-directory fuzz-ci || status=1; \
+	$(PYTHON) -m pytest -ra tests/kernels || status=1; \
+	$(PYTHON) -m pytest -ra tests/containers || status=1; \
+	exit $$status
+
+# ---- sanitizers and fuzzing (clang: ASan, UBSan, libFuzzer) ------------------------------------
+# The decoders of target memory and files, and the unit tests, built again with sanitizers: the
+# objects of the build above are left alone. A toolchain without the runtimes (Debian:
+# libclang-rt-dev) fails in one line, before anything is built.
+SAN_CFLAGS     = $(CFLAGS) -O1 -fno-omit-frame-pointer
+UNIT_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_DIR       := $(OUTPUT)/asan
+ASAN_LIB_OBJS  := $(patsubst user/%.c,$(ASAN_DIR)/user/%.o,$(LIB_SRCS))
+ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(UNIT_SRCS))
+FUZZ_DIR       := $(OUTPUT)/fuzz
+FUZZ_LIB_OBJS  := $(patsubst %,$(FUZZ_DIR)/user/%.o,copy_event pyobj pytypes pylayout pylines \
+		  pyframes pyinterp pystacks)
+FUZZERS        ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS   ?= 60
+FUZZ_CI_SECONDS ?= 30
+
+$(ASAN_DIR)/user $(ASAN_DIR)/tests $(FUZZ_DIR)/user:
+	$(Q)mkdir -p $@
+
+$(ASAN_DIR)/toolchain.ok: | $(ASAN_DIR)/user
+	$(Q)echo 'int main(void) { return 0; }' | $(CLANG) -x c - $(UNIT_SAN) -o $@.probe \
+		2>/dev/null || { echo "unit-sanitize: $(CLANG) cannot link $(UNIT_SAN)" \
+		"(Debian: libclang-rt-dev, see scripts/deps.sh)" >&2; exit 1; }
+	$(Q)touch $@
+
+$(FUZZ_DIR)/toolchain.ok: | $(FUZZ_DIR)/user
+	$(Q)echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' | \
+		$(CLANG) -x c - -fsanitize=fuzzer $(FUZZ_SAN) -o $@.probe 2>/dev/null || \
+		{ echo "fuzz: $(CLANG) cannot link -fsanitize=fuzzer $(FUZZ_SAN)" \
+		"(Debian: libclang-rt-dev, see scripts/deps.sh)" >&2; exit 1; }
+	$(Q)touch $@
+
+$(ASAN_DIR)/user/%.o: user/%.c $(SKELS) | $(ASAN_DIR)/toolchain.ok
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(UNIT_SAN) $(INCLUDES) $(DEPFLAGS) -c $< -o $@
+
+$(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_LIB_OBJS) | $(ASAN_DIR)/tests
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CLANG) $(SAN_CFLAGS) $(UNIT_SAN) $(INCLUDES) -MMD -MP -MF $@.d $< $(ASAN_LIB_OBJS) \
+		$(LDLIBS) -lcmocka -o $@
+
+unit-sanitize: $(ASAN_UNIT_BINS)
+	$(Q)set -e; for t in $(ASAN_UNIT_BINS); do UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+
+$(FUZZ_DIR)/user/%.o: user/%.c | $(FUZZ_DIR)/toolchain.ok
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(INCLUDES) $(DEPFLAGS) \
+		-c $< -o $@
+
+$(FUZZ_DIR)/decoders.a: $(FUZZ_LIB_OBJS)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# the archive: each harness links only the decoders it calls (fuzz_pystacks has its own
+# bpf_map_lookup_elem(), and no libbpf)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/decoders.a | $(FUZZ_DIR)/toolchain.ok
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) $(INCLUDES) -MMD -MP -MF $@.d $< \
+		$(FUZZ_DIR)/decoders.a -lelf -o $@
+
+fuzz: $(addprefix $(FUZZ_DIR)/,$(FUZZERS))
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_DIR) $(FUZZERS)
+
+fuzz-ci:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory cowtrace
@@ -127,11 +242,45 @@ deps:
 	$(Q)scripts/deps.sh
 
 bench: cowtrace workloads
-	$(Q)$(PYTHON) tests/bench.py
+	$(Q)$(PYTHON) tests/bench.py --all-detectors
+
+# the same C workload inside each kernel of the matrix, per detector (qemu TCG: ratios only)
+bench-kernels: cowtrace workloads
+	$(Q)tests/kernels/bench.sh
 
 # Regenerate the committed fallback vmlinux.h from this machine's kernel.
 vmlinux:
 	$(Q)vmlinux/gen.sh
+
+# ---- installing ---------------------------------------------------------------------------------
+# The man page and the bash completion are made from ./cowtrace --help (scripts/manpage.py), so
+# neither can say other than the tool; the completion's detector names come from user/detector.c.
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+
+.PHONY: docs install uninstall
+docs: $(OUTPUT)/cowtrace.8 $(OUTPUT)/cowtrace.bash
+
+$(OUTPUT)/cowtrace.8: cowtrace scripts/manpage.py | $(OUTPUT)
+	$(call msg,MAN,$@)
+	$(Q)$(PYTHON) scripts/manpage.py man ./cowtrace > $@
+
+$(OUTPUT)/cowtrace.bash: cowtrace scripts/manpage.py scripts/cowtrace.bash user/detector.c | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(PYTHON) scripts/manpage.py completion ./cowtrace scripts/cowtrace.bash \
+		user/detector.c > $@
+
+install: cowtrace docs
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 cowtrace $(DESTDIR)$(SBINDIR)/cowtrace
+	$(Q)install -D -m 0644 $(OUTPUT)/cowtrace.8 $(DESTDIR)$(MANDIR)/man8/cowtrace.8
+	$(Q)install -D -m 0644 $(OUTPUT)/cowtrace.bash $(DESTDIR)$(BASH_COMPLETION_DIR)/cowtrace
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/cowtrace $(DESTDIR)$(MANDIR)/man8/cowtrace.8 \
+		$(DESTDIR)$(BASH_COMPLETION_DIR)/cowtrace
 
 clean:
 	$(call msg,CLEAN)
@@ -140,4 +289,5 @@ clean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/workloads/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/workloads/*.d \
+	$(ASAN_DIR)/user/*.d $(ASAN_DIR)/tests/*.d $(FUZZ_DIR)/*.d $(FUZZ_DIR)/user/*.d)

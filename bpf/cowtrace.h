@@ -38,13 +38,26 @@ struct cow_proc_counts {
 	__u64 gc[GC_GENS + 1];
 };
 
+/*
+ * BPF marks the traced PIDs (or COMMAND) root and every process forked below them worker;
+ * user space refines the latter from what each process runs (tracees_role()): a worker runs
+ * its parent's CPython without having exec'd, a master exec'd a CPython of its own (a server
+ * started below a shell, unshare, a process manager), a helper is anything else (a shell, a
+ * program a worker ran: uname, readlink, a pyenv shim's children).
+ */
 enum proc_role {
 	ROLE_ROOT = 0,	 /* the traced PID, or COMMAND */
-	ROLE_WORKER = 1, /* forked from a traced process */
+	ROLE_WORKER = 1, /* forked from a traced process (BPF); forked and running CPython */
+	ROLE_MASTER = 2, /* below the root, exec'd a CPython */
+	ROLE_HELPER = 3, /* below the root, runs no CPython, or another program than its parent */
+	ROLE_COUNT
 };
 
 #define PROC_EXECED 0x1 /* has called exec since it was forked or found */
 #define PROC_EXITED 0x2
+/* its exit was found by user space, not seen by BPF (the kernel skipped the exit hook): no
+ * exit code, and exit_ns is when it was found */
+#define PROC_EXIT_UNSEEN 0x4
 
 /* Per-slot identity, written by BPF at fork/exec/exit and by user space for processes found in /proc. */
 struct cow_proc_info {
@@ -80,6 +93,13 @@ enum event_type {
 #define COW_WINDOW	  80
 #define COW_POOL_HEAD	  48 /* struct pool_header, 64-bit CPython 3.8-3.14 */
 #define COW_BLOCK_HEAD	  48 /* pre-header (16) + GC header (16) + ob_refcnt + ob_type */
+/*
+ * pool_shifts: 12 or 14 (4 or 16 KiB pools) in a known CPython, 0 in anything else, and
+ * PENDING in a program just exec'd whose interpreter user space is still looking for (a few
+ * hundred ms at most): captured as if 16 KiB pools (the pool header check rejects what is not
+ * one), so that workers forked in that time are decoded, not taken for native memory.
+ */
+#define COW_POOL_SHIFT_PENDING 1
 
 /* The window is read only within the faulting page (touching the neighbour page costs a TLB
  * walk, which in a VM is most of the cost of a capture): each half when it lies in that page. */

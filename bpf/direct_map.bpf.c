@@ -25,6 +25,7 @@ static bool page_matches(__u64 kaddr, int page)
 
 	if (bpf_probe_read_kernel(buf, sizeof(buf), (void *)kaddr))
 		return false;
+#pragma unroll
 	for (i = 0; i < DM_PATTERN_WORDS; i++)
 		if (buf[i] != probe.pattern[page & 1][i])
 			return false;
@@ -54,6 +55,9 @@ int find_direct_map(void *ctx)
 	bpf_loop(probe.count, try_base, NULL, 0);
 	if (!probe.base)
 		return 0;
+	/* unrolled, like every loop here: the 6.1 verifier refuses a loop whose back-edge is a
+	 * fall-through ("back-edge from insn 35 to 36"; fixed in 6.7, 10e14e9652bf) */
+#pragma unroll
 	for (i = 0; i < 2; i++) {
 		table = dm_pte_table(probe.base, probe.levels, pgd, probe.uaddr[i], &large);
 		probe.walked[i] = dm_addr_in(probe.base, table, large, probe.uaddr[i],
@@ -63,8 +67,23 @@ int find_direct_map(void *ctx)
 		return 0;
 	dm_copy(got, probe.walked[0], sizeof(got));
 	probe.loaded = 1;
+#pragma unroll
 	for (i = 0; i < DM_PATTERN_WORDS; i++)
 		if (got[i] != probe.pattern[0][i])
 			probe.loaded = 0;
+	if (!probe.huge_uaddr)
+		return 0;
+	/* the large-page branch, on a transparent huge page */
+	table = dm_pte_table(probe.base, probe.levels, pgd, probe.huge_uaddr, &large);
+	probe.huge_large = large;
+	probe.huge_walked = dm_addr_in(probe.base, table, large, probe.huge_uaddr, probe.huge_uaddr);
+	if (!probe.huge_walked)
+		return 0;
+	dm_copy(got, probe.huge_walked, sizeof(got));
+	probe.huge_loaded = 1;
+#pragma unroll
+	for (i = 0; i < DM_PATTERN_WORDS; i++)
+		if (got[i] != probe.huge_pattern[i])
+			probe.huge_loaded = 0;
 	return 0;
 }

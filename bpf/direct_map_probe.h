@@ -15,11 +15,18 @@ struct dm_probe {
 	__u64 count;
 	__u32 levels; /* page-table levels: 4, or 5 with LA57 */
 	__u32 pad;
+	/* a transparent huge page of the calling process (0: none could be had), with its own
+	 * pattern at huge_uaddr: the walk's large-page branch is checked on it */
+	__u64 huge_uaddr;
+	__u64 huge_pattern[DM_PATTERN_WORDS];
 	/* out */
 	__u64 base;	  /* the candidate where page 0 was found (page 1 too, else 0) */
 	__u64 tried;	  /* candidates read */
 	__u64 walked[2];  /* direct-map address of each page by the page-table walk, 0: none */
 	__u32 loaded;	  /* the capture's loads read page 0's pattern at walked[0] */
+	__u32 huge_large; /* the walk found huge_uaddr in a large page */
+	__u64 huge_walked; /* direct-map address of huge_uaddr by the walk, 0: none */
+	__u32 huge_loaded; /* the loads read huge_pattern at huge_walked */
 	__u32 pad2;
 };
 

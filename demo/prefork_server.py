@@ -19,6 +19,9 @@ The ground-truth line: {"pid", "copied_by_collection" (the first collection), "p
 "pid", "copied_by_collection" (the SIGUSR1 collection), "pages_scanned", "snapshot_noise" and
 "copied_pages".
 
+  --freeze-early     the mistake the gate must catch: gc.freeze() made before part of the heap
+                     (the template cache) is built, so objects created after it are shared
+                     but not frozen
   --freeze           the gc.freeze() recipe: gc.disable() at start, build, gc.freeze(), fork,
                      gc.enable() in the child (after its first explicit collection, see above)
   --serve SECONDS    workers stay up that long serving requests (for attaching), with the
@@ -257,6 +260,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--freeze", action="store_true", help="gc.freeze() before fork")
+    p.add_argument("--freeze-early", action="store_true",
+                   help="a freeze made too early: gc.freeze() before the template cache is "
+                        "built (objects created after it, before fork)")
     p.add_argument("--requests", type=int, default=20000, help="requests per worker")
     p.add_argument("--collections", type=int, default=3,
                    help="explicit full collections per worker (the first one before requests)")
@@ -270,12 +276,17 @@ def main(argv=None):
     # Handlers first: a signal sent as soon as the pid is printed must not kill us.
     signal.signal(signal.SIGUSR1, _on_usr1)
     signal.signal(signal.SIGTERM, _on_term)
-    if args.freeze:
+    if args.freeze or args.freeze_early:
         gc.disable()
     say("parent pid=%d" % os.getpid())
 
     pagemap = load_pagemap(args.pagemap_module) if args.ground_truth else None
     heap = build_heap(args.records)
+    if args.freeze_early:
+        # the mistake: freeze first, then build more (a cache warmed after the hook ran)
+        templates = heap.pop("templates")
+        gc.freeze()
+        heap["templates"] = {k: Template(k, 24) for k in templates}
 
     deadline = time.monotonic() + args.fork_delay
     while not _signalled and not _stopping and time.monotonic() < deadline:

@@ -3,11 +3,18 @@
 # Install what cowtrace needs to build, test and run its demo, on Debian or Ubuntu (as root).
 # Idempotent, and quick when everything is there: apt runs only for what is missing.
 set -eu
-# build: clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool
+# build: clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool, libjansson-dev
+# (cowtrace diff parses reports from elsewhere with it)
 # tests: libcmocka-dev python3 python3-pytest util-linux (setpriv), chromium (renders the SVG
-# flame graph headless; its labels need a font), nodejs (checks the SVG's script)
-PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool libcmocka-dev
-python3 python3-pytest util-linux chromium fonts-dejavu-core nodejs"
+# flame graph headless; its labels need a font), nodejs (checks the SVG's script); the kernel
+# matrix: qemu-system-x86 busybox-static cpio; the container suite: debootstrap (its root);
+# make unit-sanitize and make fuzz: libclang-rt-dev (the default clang's ASan, UBSan and libFuzzer
+# runtimes, which clang only recommends); tests/e2e/test_prometheus.py: prometheus (its promtool
+# checks the --prometheus file); tests/e2e/test_gate.py: gunicorn (the staging gate on a real
+# gunicorn --preload app)
+PKGS="clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev bpftool libjansson-dev
+libcmocka-dev python3 python3-pytest util-linux chromium fonts-dejavu-core nodejs qemu-system-x86
+busybox-static cpio debootstrap libclang-rt-dev prometheus gunicorn"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -20,7 +20,11 @@
    counted. Unlike the ratios above, this does not depend on what a copy costs on the machine.
 
     tests/bench.py [--runs N] [--rounds N] [--mib N] [--quick] [--workload NAME]...
-                   [--baseline COWTRACE]
+                   [--baseline COWTRACE] [--detector NAME]... [--all-detectors]
+
+--detector (repeatable) prices each traced configuration with that copy detector; --all-detectors
+with every detector that works on this kernel (cowtrace --list-detectors). The binaries can be
+moved with COWTRACE=... and COW_BENCH=... in the environment (the kernel matrix's guests).
 
 --baseline runs every traced configuration with another build of cowtrace too, interleaved
 with this one, so that a change is priced against its parent in one run (noise here moves
@@ -39,8 +43,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-COWTRACE = str(REPO / "cowtrace")
-COW_BENCH = str(REPO / "build" / "workloads" / "cow_bench")
+COWTRACE = os.environ.get("COWTRACE", str(REPO / "cowtrace"))
+COW_BENCH = os.environ.get("COW_BENCH", str(REPO / "build" / "workloads" / "cow_bench"))
 
 # (name, extra cowtrace arguments, target added %); None runs the workload without cowtrace. Add a
 # row for each mode worth pricing. A row whose options this build's --help does not mention is
@@ -173,6 +177,10 @@ def main():
                     help="only this workload (repeatable)")
     ap.add_argument("--baseline", metavar="COWTRACE",
                     help="another cowtrace binary to run each traced configuration with too")
+    ap.add_argument("--detector", action="append", default=[],
+                    help="price the traced configurations with this detector (repeatable)")
+    ap.add_argument("--all-detectors", action="store_true",
+                    help="with every detector that works on this kernel")
     a = ap.parse_args()
     workloads = [x for x in WORKLOADS if not a.workload or x[0] in a.workload]
     if a.quick:
@@ -185,16 +193,25 @@ def main():
     if a.baseline and not os.access(a.baseline, os.X_OK):
         sys.exit("bench: --baseline %s: not an executable" % a.baseline)
 
+    detectors = a.detector
+    if a.all_detectors:
+        listing = subprocess.run([COWTRACE, "--list-detectors"], capture_output=True, text=True,
+                                 check=True).stdout
+        detectors = [line.split()[0] for line in listing.splitlines()
+                     if line.split()[1:2] == ["available"]]
     # (name, extra arguments, target or None, cowtrace binary)
     configs, unavailable = [], []
     for binary, tag in [(COWTRACE, "")] + ([(a.baseline, " [baseline]")] if a.baseline else []):
         helptext = subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
-        for name, extra, target in CONFIGS:
-            if extra is None and tag:
-                continue  # one untraced row
-            opts = [o.split("=")[0] for o in extra or [] if o.startswith("-")]
-            row = (name + tag, extra, None if tag else target, binary)
-            (configs if all(o in helptext for o in opts) else unavailable).append(row)
+        for det in detectors or [None]:
+            for name, extra, target in CONFIGS:
+                if extra is None and (tag or det != (detectors or [None])[0]):
+                    continue  # one untraced row
+                if extra is not None and det:
+                    name, extra = "%s [%s]" % (name, det), extra + ["--detector", det]
+                opts = [o.split("=")[0] for o in extra or [] if o.startswith("-")]
+                row = (name + tag, extra, None if tag else target, binary)
+                (configs if all(o in helptext for o in opts) else unavailable).append(row)
 
     pages = a.mib * 1024 * 1024 // os.sysconf("SC_PAGESIZE")
     print("cow_bench: %d MiB = %d copies per round (Py-objects: %d MiB of floats), %d runs x %d "
@@ -244,10 +261,11 @@ def main():
                 if extra is None or binary != COWTRACE:
                     continue
                 t = bpf_time(cmd, extra, a.mib // div, a.rounds)
-                main_progs = ("fault_user", "page_alloc")
-                print("%-10s %-*s %6.0f ns   (fault_user %.0f, page_alloc %.0f, others %.0f)"
-                      % (w, width, name, sum(t.values()), t.get("fault_user", 0),
-                         t.get("page_alloc", 0),
+                # the detector's two costliest programs, then the rest
+                main_progs = sorted(t, key=t.get, reverse=True)[:2]
+                print("%-10s %-*s %6.0f ns   (%s, others %.0f)"
+                      % (w, width, name, sum(t.values()),
+                         ", ".join("%s %.0f" % (k, t[k]) for k in main_progs),
                          sum(v for k, v in t.items() if k not in main_progs)))
     finally:
         with open(BPF_STATS, "w") as f:

@@ -64,6 +64,7 @@ struct attrib {
 	struct maps *maps;			 /* per slot */
 	unsigned long long (*causes)[CAUSE_COUNT]; /* per slot */
 	bool *seen;				 /* per slot */
+	unsigned long long *gc_headers;		 /* per slot: see attrib_slot_gc_headers() */
 	struct family *families;
 	size_t nfamilies, capfamilies;
 	struct sumtab rows; /* struct attrib_row */
@@ -92,6 +93,7 @@ struct attrib *attrib_new(struct tracees *t, bool stacks, bool native)
 		a->maps[i].fallback = -1;
 	a->causes = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->causes));
 	a->seen = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->seen));
+	a->gc_headers = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->gc_headers));
 	a->cache = calloc(COWTRACE_MAX_SLOTS, sizeof(*a->cache));
 	sumtab_init(&a->rows, sizeof(struct attrib_row), offsetof(struct attrib_row, pages),
 		    row_hash, row_equal);
@@ -128,6 +130,7 @@ void attrib_free(struct attrib *a)
 	free(a->maps);
 	free(a->causes);
 	free(a->seen);
+	free(a->gc_headers);
 	free(a->cache);
 	sumtab_free(&a->rows);
 	pystacks_free(a->pystacks);
@@ -138,10 +141,7 @@ void attrib_free(struct attrib *a)
 
 static struct cow_proc_info slot_info(struct attrib *a, unsigned int slot)
 {
-	struct cow_proc_info info = {};
-
-	bpf_map__lookup_elem(a->t->skel->maps.procs, &slot, sizeof(slot), &info, sizeof(info), 0);
-	return info;
+	return tracees_proc_info(a->t, slot);
 }
 
 /* ---- memory maps ------------------------------------------------------------------------ */
@@ -432,7 +432,7 @@ static void attrib_stack(struct attrib *a, const struct cow_copy_event *e,
 	}
 	info = sc->info;
 
-	row.role = info.role;
+	row.role = tracees_role(a->t, e->slot);
 	memcpy(row.comm, info.comm, sizeof(row.comm));
 	row.comm[sizeof(row.comm) - 1] = '\0';
 	row.cause = d->cause;
@@ -440,7 +440,7 @@ static void attrib_stack(struct attrib *a, const struct cow_copy_event *e,
 	row.field = d->field;
 	snprintf(row.type, sizeof(row.type), "%s", d->type);
 	if (py && c && e->stack_id)
-		off = py_frame_offsets_for(py->interp.major, py->interp.minor);
+		off = py->frames;
 	if (off) {
 		row.family = c->family_slot;
 		row.stack_id = e->stack_id;
@@ -502,7 +502,7 @@ void attrib_event(struct attrib *a, const struct cow_copy_event *e)
 		return;
 	py = a->t->slots[e->slot].python;
 	if (py && !py->interp.free_threaded)
-		layout = py_layout_for(py->interp.major, py->interp.minor);
+		layout = py->layout;
 	m = maps_for(a, e->slot, e->pid, e->addr, now);
 	if (layout) {
 		struct slot_cache *c = &a->cache[e->slot];
@@ -526,9 +526,18 @@ void attrib_event(struct attrib *a, const struct cow_copy_event *e)
 	sumtab_add(&a->rows, &row);
 	if (d.cause < CAUSE_COUNT)
 		a->causes[e->slot][d.cause]++;
+	if (d.cause == CAUSE_GC && d.field == FIELD_GC_HEADER)
+		a->gc_headers[e->slot]++;
 	a->seen[e->slot] = true;
 	if (a->pystacks)
 		attrib_stack(a, e, py, layout ? &a->cache[e->slot] : NULL, &l.reader, &d);
+}
+
+unsigned long long attrib_slot_gc_headers(const struct attrib *a, unsigned int slot)
+{
+	if (!a || slot >= COWTRACE_MAX_SLOTS)
+		return 0;
+	return a->gc_headers[slot];
 }
 
 const unsigned long long *attrib_slot_causes(const struct attrib *a, unsigned int slot)

@@ -49,6 +49,14 @@ void attrib_on_exec(struct attrib *a, unsigned int slot);
 
 /* Copies of slot attributed to each cause (NULL for a slot never seen). */
 const unsigned long long *attrib_slot_causes(const struct attrib *a, unsigned int slot);
+/*
+ * Of a slot's gc copies (decoded), those where the collector wrote the GC header of an object:
+ * the first write to a page the worker had not written yet, so an object the master had
+ * before fork, in a generation the worker's collector traversed. gc.freeze() at the right time
+ * leaves none; what else it leaves is the collector freeing objects (pool and free-list
+ * writes).
+ */
+unsigned long long attrib_slot_gc_headers(const struct attrib *a, unsigned int slot);
 /* Rows by stack (attrib_new with stacks), most pages first. */
 const struct attrib_stack_row *attrib_stack_rows(struct attrib *a, size_t *n);
 /* All rows, most pages first (sorted on each call). */

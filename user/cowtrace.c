@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,12 +23,15 @@
 #include "attrib.h"
 #include "copy_event.h"
 #include "detector.h"
+#include "diff.h"
 #include "direct_map.h"
 #include "gate.h"
 #include "kernel.h"
 #include "log.h"
 #include "options.h"
+#include "outfile.h"
 #include "procfs.h"
+#include "prometheus.h"
 #include "pyattach.h"
 #include "report.h"
 #include "flamegraph.h"
@@ -48,6 +52,16 @@ enum {
 /* Longest wait for events: copies below the wakeup threshold are decoded at least this often,
  * while the processes whose memory names their objects most likely live. */
 #define POLL_MS 20
+
+/*
+ * How often the memory of the traced processes is sampled (smaps_rollup walks every mapping:
+ * a few ms for a large heap), and once more at the end: a process that exits is reported as
+ * last seen, at most this long before its exit.
+ */
+#define MEMORY_SAMPLE_NS 1000000000ULL
+
+/* How often processes BPF has as alive are looked for in /proc (tracees_check_exits). */
+#define EXIT_CHECK_NS 500000000ULL
 
 /* How long a --trace line waits for the rest of its fault (a file copy's correction). */
 #define TRACE_HOLD_NS 20000000ULL
@@ -70,8 +84,10 @@ static void on_signal(int sig)
 struct session {
 	struct options opt;
 	struct gate *gate;
-	FILE *json;
-	FILE *folded, *svg, *speedscope; /* opened before tracing: a bad path fails early */
+	/* created before tracing (a bad path fails early), in place only when complete */
+	struct outfile json, folded, svg, speedscope;
+	bool command_stopped; /* --stop ended COMMAND at -d */
+	struct prom_file prom; /* --prometheus: rewritten at every -i tick too */
 	struct btf *btf;
 	const struct detector *detector;
 	struct cowtrace_bpf *skel;
@@ -87,6 +103,9 @@ struct session {
 	unsigned long long start_ns;
 	unsigned long long end_ns;
 	struct utsname uts;
+	struct direct_map dm; /* the kernel's direct map, when found (have_dm) */
+	bool have_dm;
+	bool preempt_refused; /* the kernel refused the hooks with preemption off */
 };
 
 static int handle_proc_event(void *ctx, void *data, size_t len)
@@ -127,10 +146,9 @@ static int handle_copy_event(void *ctx, void *data, size_t len)
 
 static void read_counts(struct session *s, unsigned int slot, struct report_counts *out)
 {
-	struct cow_proc_counts c = {};
+	struct cow_proc_counts c = tracees_counts(&s->tracees, slot);
 	int i;
 
-	bpf_map__lookup_elem(s->skel->maps.counts, &slot, sizeof(slot), &c, sizeof(c), 0);
 	for (i = 0; i < COW_KINDS; i++)
 		out->kind[i] = c.kind[i];
 	for (i = 0; i <= GC_GENS; i++)
@@ -152,20 +170,25 @@ static bool bpf_stats_enabled(void)
 	return c == '1';
 }
 
-/* The run time of each of our programs that ran, when the kernel keeps it. */
+/* The runs the kernel skipped of each of our programs, and their run time when the kernel
+ * keeps it. */
 static void read_bpf_stats(struct session *s, struct report *r)
 {
 	struct bpf_program *prog;
 
 	r->bpf_stats = bpf_stats_enabled();
-	if (!r->bpf_stats)
-		return;
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
 
-		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || !info.run_cnt)
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		r->missed_runs += info.recursion_misses;
+		if (info.recursion_misses)
+			log_info("BPF program %s: %llu runs skipped by the kernel",
+				 bpf_program__name(prog), (unsigned long long)info.recursion_misses);
+		if (!r->bpf_stats || !info.run_cnt)
 			continue;
 		if (r->nbpf_progs == REPORT_BPF_PROGS_MAX)
 			break;
@@ -199,13 +222,17 @@ static int build_report(struct session *s, struct report *r, unsigned long long 
 		struct report_proc *p = &r->procs[r->nprocs];
 		const struct tracee *te = &s->tracees.slots[slot];
 
-		if (bpf_map__lookup_elem(s->skel->maps.procs, &slot, sizeof(slot), &p->info,
-					 sizeof(p->info), 0) ||
-		    !p->info.pid)
+		p->info = tracees_proc_info(&s->tracees, slot);
+		if (!p->info.pid)
 			continue;
+		p->info.role = tracees_role(&s->tracees, slot);
 		p->info.comm[COWTRACE_COMM_LEN - 1] = '\0';
 		read_counts(s, slot, &p->counts);
 		p->cmdline = te->cmdline;
+		p->ns_pid = te->ns_pid;
+		p->cgroup = te->cgroup;
+		p->mem = te->mem;
+		p->mem_s = te->mem_ns ? (te->mem_ns - s->start_ns) / 1e9 : -1;
 		if (te->python) {
 			p->py_version = te->python->version;
 			p->gc_source = te->python->gc_source;
@@ -215,6 +242,8 @@ static int build_report(struct session *s, struct report *r, unsigned long long 
 			p->causes[i] = causes[i];
 			r->causes[i] += causes[i];
 		}
+		p->gc_header = attrib_slot_gc_headers(s->attrib, slot);
+		r->gc_header += p->gc_header;
 		report_add(&r->total, &p->counts);
 		r->nprocs++;
 	}
@@ -250,19 +279,65 @@ static void live_summary(struct session *s, unsigned long long now_ns,
 	free(r.procs);
 }
 
+/* --prometheus at an -i tick: the figures so far, put in place whole. A failure is told once
+ * and tried again at the next tick; the final write decides the exit status. */
+static void prometheus_tick(struct session *s, unsigned long long now_ns)
+{
+	int before = s->prom.last_err, err;
+	struct report r;
+
+	if (!s->opt.prometheus_path || build_report(s, &r, now_ns))
+		return;
+	read_bpf_stats(s, &r);
+	err = prom_file_update(&s->prom, &r);
+	if (err && !before)
+		log_warn("writing %s: %s (trying again every -i interval)",
+			 s->opt.prometheus_path, strerror(-err));
+	free(r.procs);
+}
+
 static double gate_value(const char *name, void *ctx)
 {
 	return report_figure_value(ctx, name);
 }
 
-static int open_output(const char *path, FILE **f)
+static int open_output(struct outfile *o, const char *what, const char *path)
 {
-	if (!path)
-		return 0;
-	*f = !strcmp(path, "-") ? stdout : fopen(path, "we");
-	if (!*f) {
-		log_error("cannot write %s: %s", path, strerror(errno));
-		return -errno;
+	int err = outfile_open(o, path);
+
+	if (err)
+		log_error("cannot write %s file %s: %s", what, path, strerror(-err));
+	return err;
+}
+
+/* A -p pid cowtrace can trace: a live process (not a thread, a zombie or a kernel thread). */
+static int check_pid(int pid)
+{
+	struct proc_stat st;
+	int e;
+
+	if (procfs_pid_exists("/proc", pid) != 1) {
+		log_error("no process with pid %d", pid);
+		return EXIT_ERROR;
+	}
+	if ((e = procfs_read_tgid("/proc", pid)) != pid) {
+		if (e > 0)
+			log_error("%d is a thread of process %d: trace -p %d", pid, e, e);
+		else
+			log_error("no process with pid %d", pid);
+		return EXIT_ERROR;
+	}
+	if (!procfs_read_stat("/proc", pid, &st)) {
+		/* neither ever copies a page: a trace of it would wait for nothing */
+		if (st.flags & PROCFS_PF_KTHREAD) {
+			log_error("%d is a kernel thread (%s): it has no user memory to trace", pid,
+				  st.comm);
+			return EXIT_ERROR;
+		}
+		if (st.state == 'Z' || st.state == 'X') {
+			log_error("process %d has exited (a zombie its parent has not reaped)", pid);
+			return EXIT_ERROR;
+		}
 	}
 	return 0;
 }
@@ -275,6 +350,11 @@ static int preflight(struct session *s, char *cmd_path, size_t cmd_len)
 	size_t i;
 	int e;
 
+	if (s->opt.detector && !detector_by_name(s->opt.detector)) {
+		log_error("--detector: no detector called '%s' (cowtrace --list-detectors)",
+			  s->opt.detector);
+		return EXIT_USAGE;
+	}
 	if (s->opt.fail_on) {
 		for (i = 0; report_figures[i].name && i < 63; i++)
 			names[i] = report_figures[i].name;
@@ -284,17 +364,17 @@ static int preflight(struct session *s, char *cmd_path, size_t cmd_len)
 			return EXIT_USAGE;
 		}
 	}
-	if (s->opt.json_path && strcmp(s->opt.json_path, "-")) {
-		s->json = fopen(s->opt.json_path, "we");
-		if (!s->json) {
-			log_error("cannot write --json file %s: %s", s->opt.json_path,
-				  strerror(errno));
-			return EXIT_USAGE;
-		}
-	}
-	if (open_output(s->opt.folded_path, &s->folded) || open_output(s->opt.svg_path, &s->svg) ||
-	    open_output(s->opt.speedscope_path, &s->speedscope))
+	if (open_output(&s->json, "--json", s->opt.json_path) ||
+	    open_output(&s->folded, "--folded", s->opt.folded_path) ||
+	    open_output(&s->svg, "--svg", s->opt.svg_path) ||
+	    open_output(&s->speedscope, "--speedscope", s->opt.speedscope_path))
 		return EXIT_USAGE;
+	e = prom_file_open(&s->prom, s->opt.prometheus_path, s->opt.prometheus_pids);
+	if (e) {
+		log_error("cannot write --prometheus file %s: %s", s->opt.prometheus_path,
+			  strerror(-e));
+		return EXIT_USAGE;
+	}
 	if (s->opt.command) {
 		e = spawn_resolve(s->opt.command[0], cmd_path, cmd_len);
 		if (e == -ENOENT) {
@@ -310,16 +390,10 @@ static int preflight(struct session *s, char *cmd_path, size_t cmd_len)
 		log_error("%s", err);
 		return EXIT_ERROR;
 	}
-	if (s->opt.pid && procfs_pid_exists("/proc", s->opt.pid) != 1) {
-		log_error("no process with pid %d", s->opt.pid);
-		return EXIT_ERROR;
-	}
-	if (s->opt.pid && (e = procfs_read_tgid("/proc", s->opt.pid)) != s->opt.pid) {
-		if (e > 0)
-			log_error("%d is a thread of process %d: trace -p %d", s->opt.pid, e, e);
-		else
-			log_error("no process with pid %d", s->opt.pid);
-		return EXIT_ERROR;
+	for (i = 0; i < (size_t)s->opt.npids; i++) {
+		e = check_pid(s->opt.pids[i]);
+		if (e)
+			return e;
 	}
 	s->btf = kernel_btf_load(s->opt.btf_path, err, sizeof(err));
 	if (!s->btf) {
@@ -330,7 +404,7 @@ static int preflight(struct session *s, char *cmd_path, size_t cmd_len)
 		log_error("%s", err);
 		return EXIT_ERROR;
 	}
-	s->detector = detector_choose(s->btf, err, sizeof(err));
+	s->detector = detector_choose(s->btf, s->opt.detector, err, sizeof(err));
 	if (!s->detector) {
 		log_error("%s", err);
 		return EXIT_ERROR;
@@ -339,10 +413,10 @@ static int preflight(struct session *s, char *cmd_path, size_t cmd_len)
 }
 
 /* The capture reads the written page through the kernel's direct map when it is found here
- * (about twice as cheap), else through the target's mapping; either way the same bytes. */
-static void configure_capture(struct session *s)
+ * (about twice as cheap), else through the target's mapping; either way the same bytes. Looked
+ * for once: a retry with less (load_and_attach) does not look again. */
+static void find_direct_map(struct session *s)
 {
-	struct direct_map dm;
 	unsigned long long t0 = monotonic_ns();
 	char why[256];
 
@@ -350,30 +424,60 @@ static void configure_capture(struct session *s)
 		log_info("capture: through the target's mappings (--no-direct-map)");
 		return;
 	}
-	if (direct_map_find(s->opt.btf_path, &dm, why, sizeof(why))) {
+	if (direct_map_find(s->opt.btf_path, &s->dm, why, sizeof(why))) {
 		log_info("capture: through the target's mappings: %s", why);
 		return;
 	}
-	s->skel->rodata->direct_map_base = dm.base;
-	s->skel->rodata->page_table_levels = dm.levels;
+	s->have_dm = true;
 	log_info("capture: through the kernel's direct map at 0x%llx (%u-level page tables, "
-		 "checked against /proc/self/pagemap; %llu bases tried in %.1f ms)",
-		 (unsigned long long)dm.base, dm.levels, (unsigned long long)dm.tried,
-		 (monotonic_ns() - t0) / 1e6);
+		 "checked against /proc/self/pagemap%s; %llu bases tried in %.1f ms)",
+		 (unsigned long long)s->dm.base, s->dm.levels,
+		 s->dm.huge_checked ? ", huge pages too" : "; no huge page to check the walk on",
+		 (unsigned long long)s->dm.tried, (monotonic_ns() - t0) / 1e6);
 }
 
-static int load_and_attach(struct session *s)
+/* fault-alloc-tp tells a kernel-mode fault's copy by do_wp_page() or wp_page_copy() on the
+ * allocation's stack. */
+static void configure_kernel_faults(struct session *s)
+{
+	static const char *const fns[2] = { "do_wp_page", "wp_page_copy" };
+	unsigned long long lo[2], hi[2];
+	int i;
+
+	if (strcmp(s->detector->name, "fault-alloc-tp"))
+		return;
+	kernel_ksym_ranges(fns, 2, lo, hi);
+	for (i = 0; i < 2; i++) {
+		if (!lo[i])
+			continue;
+		s->skel->rodata->wp_text_lo[i] = lo[i];
+		s->skel->rodata->wp_text_hi[i] = hi[i];
+		log_info("kernel-mode faults: %s at 0x%llx-0x%llx", fns[i], lo[i], hi[i]);
+	}
+	if (!s->skel->rodata->wp_text_lo[0])
+		log_warn("do_wp_page is not in /proc/kallsyms: copies made in kernel-mode faults "
+			 "(read() into a shared page) are not counted");
+}
+
+/* Opens the BPF object and configures it for s->opt (rodata, map sizes) before load. */
+static int open_configured(struct session *s)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = s->opt.btf_path);
 	long long zero_bit;
-	int err;
+	bool group_dead;
 
 	s->skel = cowtrace_bpf__open_opts(&open_opts);
-	if (!s->skel) {
-		log_error("cannot open BPF object: %s", strerror(errno));
-		return EXIT_ERROR;
-	}
+	if (!s->skel)
+		return -errno;
 	detector_select(s->skel, s->detector);
+	/* preemption off in the hooks, where the kernel has the kfunc (bpf/globals.bpf.h) */
+	s->skel->rodata->preempt_off =
+		!s->preempt_refused &&
+		btf__find_by_name_kind(s->btf, "bpf_preempt_disable", BTF_KIND_FUNC) > 0;
+	/* the exit hook that the kernel's sched_process_exit can feed (see bpf/cowtrace.bpf.c) */
+	group_dead = kernel_tracepoint_nargs(s->btf, "sched_process_exit") >= 2;
+	bpf_program__set_autoload(s->skel->progs.handle_exit_group, group_dead);
+	bpf_program__set_autoload(s->skel->progs.handle_exit, !group_dead);
 	s->skel->rodata->emit_copies = s->opt.trace || !s->opt.counts_only;
 	s->skel->rodata->capture = !s->opt.counts_only;
 	s->skel->rodata->walk_stacks = !s->opt.no_stacks;
@@ -385,24 +489,84 @@ static int load_and_attach(struct session *s)
 		/* Decoding reads the target's memory: the sooner, the likelier the writer (or its
 		 * parent) still lives. 256 KiB is a wakeup per ~1000 copies, a few ns a copy. */
 		s->skel->rodata->wakeup_bytes = 256 << 10;
-		configure_capture(s);
-	}
-	else if (!s->opt.trace)
+		if (s->have_dm) {
+			s->skel->rodata->direct_map_base = s->dm.base;
+			s->skel->rodata->page_table_levels = s->dm.levels;
+		}
+	} else if (!s->opt.trace) {
 		bpf_map__set_max_entries(s->skel->maps.copy_events, getpagesize());
+	}
 	/* __GFP_ZERO's bit is an enumerator since Linux 6.10; older kernels use 0x100 (8) */
 	if (kernel_enum_value(s->btf, "___GFP_ZERO_BIT", &zero_bit) && zero_bit >= 0 &&
 	    zero_bit < 32)
 		s->skel->rodata->gfp_zero = 1u << zero_bit;
+	configure_kernel_faults(s);
+	return 0;
+}
 
-	err = cowtrace_bpf__load(s->skel);
-	if (err) {
-		log_error("cannot load BPF programs: %s%s", strerror(-err),
-			  log_verbose() ? "" : " (run with -v for the verifier's log)");
-		return EXIT_ERROR;
+/*
+ * What to give up when the kernel refuses the programs (a verifier's limits differ from one
+ * kernel to the next: stack size, complexity, loop shapes): the direct map, then Python stacks,
+ * then attribution; counting stays. False when nothing is left to give up.
+ */
+static bool load_with_less(struct session *s, int err)
+{
+	const char *part;
+
+	if (s->skel->rodata->preempt_off) {
+		/* not a loss of any part: only more runs may be skipped (and are reported) */
+		s->preempt_refused = true;
+		log_info("this kernel refused the BPF programs with preemption off (%s); loading "
+			 "them without", strerror(-err));
+		return true;
+	}
+	if (s->have_dm && !s->opt.counts_only) {
+		s->have_dm = false;
+		part = "the direct map (reading the target through its mappings)";
+	} else if (!s->opt.no_stacks) {
+		s->opt.no_stacks = true;
+		part = "Python stacks";
+	} else if (!s->opt.counts_only) {
+		s->opt.counts_only = true;
+		s->opt.native = false;
+		part = "attribution (counting only)";
+	} else {
+		return false;
+	}
+	log_warn("this kernel refused the BPF programs (%s); tracing without %s", strerror(-err),
+		 part);
+	return true;
+}
+
+static int load_and_attach(struct session *s)
+{
+	bool less;
+	int err;
+
+	if (!s->opt.counts_only)
+		find_direct_map(s);
+	for (;;) {
+		err = open_configured(s);
+		if (err) {
+			log_error("cannot open BPF object: %s", strerror(-err));
+			return EXIT_ERROR;
+		}
+		err = cowtrace_bpf__load(s->skel);
+		if (!err)
+			break;
+		less = load_with_less(s, err);
+		cowtrace_bpf__destroy(s->skel);
+		s->skel = NULL;
+		if (!less) {
+			log_error("cannot load BPF programs: %s%s", strerror(-err),
+				  log_verbose() ? "" : " (run with -v for the verifier's log)");
+			return EXIT_ERROR;
+		}
 	}
 	err = cowtrace_bpf__attach(s->skel);
 	if (err) {
-		log_error("cannot attach BPF programs: %s", strerror(-err));
+		log_error("cannot attach BPF programs (detector %s): %s", s->detector->name,
+			  strerror(-err));
 		return EXIT_ERROR;
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.proc_events), handle_proc_event, s,
@@ -439,6 +603,31 @@ static int load_and_attach(struct session *s)
 	return EXIT_OK;
 }
 
+/* --list-detectors: each detector, and whether it works on this kernel. */
+static int list_detectors(struct session *s)
+{
+	const struct detector *order[DETECTORS_MAX];
+	char err[512], buf[256];
+	const char *why;
+	size_t i, n;
+
+	s->btf = kernel_btf_load(s->opt.btf_path, err, sizeof(err));
+	if (!s->btf) {
+		log_error("%s", err);
+		return EXIT_ERROR;
+	}
+	/* in order of preference here: the first available one is the default */
+	n = detector_order(order);
+	for (i = 0; i < n; i++) {
+		why = detector_probe(order[i], s->btf, buf, sizeof(buf));
+		if (why)
+			printf("%-20s unavailable: %s\n", order[i]->name, why);
+		else
+			printf("%-20s available (sees: %s)\n", order[i]->name, order[i]->sees);
+	}
+	return EXIT_OK;
+}
+
 /* Attach the gc probes for COMMAND's interpreter before it runs a single collection. */
 static void preattach_command(struct session *s, const char *path)
 {
@@ -452,15 +641,17 @@ static void preattach_command(struct session *s, const char *path)
 
 static int start_tracing(struct session *s, const char *cmd_path)
 {
-	int err;
+	int err, i;
 
 	s->start_ns = monotonic_ns();
 	if (!s->opt.command) {
-		err = tracees_add_tree(&s->tracees, s->opt.pid);
-		if (err) {
-			log_error("cannot trace pid %d: %s", s->opt.pid,
-				  err == -ESRCH ? "no such process" : strerror(-err));
-			return EXIT_ERROR;
+		for (i = 0; i < s->opt.npids; i++) {
+			err = tracees_add_tree(&s->tracees, s->opt.pids[i]);
+			if (err) {
+				log_error("cannot trace pid %d: %s", s->opt.pids[i],
+					  err == -ESRCH ? "no such process" : strerror(-err));
+				return EXIT_ERROR;
+			}
 		}
 		return EXIT_OK;
 	}
@@ -495,9 +686,37 @@ static void reap_child(struct session *s)
 	}
 }
 
+/* -d has elapsed while COMMAND runs: say what becomes of it, and stop it with --stop. */
+static void end_command(struct session *s)
+{
+	int i;
+
+	if (!s->opt.command || s->child_reaped || s->child.pid <= 0)
+		return;
+	if (!s->opt.stop_command) {
+		log_warn("-d elapsed: COMMAND (pid %d) keeps running, no longer traced (--stop "
+			 "stops it at -d)", s->child.pid);
+		return;
+	}
+	log_warn("-d elapsed: stopping COMMAND (pid %d): SIGTERM", s->child.pid);
+	s->command_stopped = true;
+	kill(s->child.pid, SIGTERM);
+	for (i = 0; i < 1000 && !s->child_reaped; i++) {
+		reap_child(s);
+		if (!s->child_reaped)
+			usleep(10000);
+	}
+	if (!s->child_reaped) {
+		log_warn("COMMAND (pid %d) still running 10 s after SIGTERM: SIGKILL", s->child.pid);
+		kill(s->child.pid, SIGKILL);
+		if (waitpid(s->child.pid, &s->child_status, 0) == s->child.pid)
+			s->child_reaped = true;
+	}
+}
+
 static void poll_loop(struct session *s)
 {
-	unsigned long long now, next_summary = 0, last_pages = 0;
+	unsigned long long now, next_summary = 0, last_pages = 0, next_exit_check = 0, next_memory = 0;
 	int err;
 
 	if (s->opt.interval)
@@ -521,15 +740,26 @@ static void poll_loop(struct session *s)
 		ring_buffer__consume(s->rb);
 		now = monotonic_ns();
 		tracees_tick(&s->tracees, now);
+		if (now >= next_exit_check) {
+			tracees_check_exits(&s->tracees, now);
+			next_exit_check = now + EXIT_CHECK_NS;
+		}
+		if (now >= next_memory) {
+			tracees_sample_memory(&s->tracees, now);
+			next_memory = now + MEMORY_SAMPLE_NS;
+		}
 		if (s->printer)
 			trace_printer_flush(s->printer, now, TRACE_HOLD_NS);
 		if (next_summary && now >= next_summary) {
 			live_summary(s, now, &last_pages);
+			prometheus_tick(s, now);
 			next_summary += s->opt.interval * 1e9;
 		}
 		reap_child(s);
-		if (s->opt.duration && now - s->start_ns >= s->opt.duration * 1e9)
+		if (s->opt.duration && now - s->start_ns >= s->opt.duration * 1e9) {
+			end_command(s);
 			break;
+		}
 		if (tracees_all_exited(&s->tracees)) {
 			/* COMMAND has exited too (it was traced): its status is a moment away */
 			if (s->opt.command && !s->child_reaped &&
@@ -540,14 +770,14 @@ static void poll_loop(struct session *s)
 	}
 }
 
-static int write_flame(FILE *f, const char *path, int (*write)(const struct flame *, FILE *,
-								void *),
+static int write_flame(struct outfile *o, int (*write)(const struct flame *, FILE *, void *),
 		       const struct flame *flame, void *arg)
 {
-	if (!f)
+	if (!o->f)
 		return 0;
-	if (write(flame, f, arg) || fflush(f)) {
-		log_error("writing %s: %s", path, strerror(errno));
+	if (write(flame, o->f, arg)) {
+		log_error("writing %s: %s", o->path, strerror(errno));
+		outfile_discard(o); /* the previous file stays as it was */
 		return -EIO;
 	}
 	return 0;
@@ -586,7 +816,7 @@ static int write_stacks(struct session *s, const struct report *r)
 	size_t n;
 	int err = 0;
 
-	if (!s->attrib || !(s->folded || s->svg || s->speedscope))
+	if (!s->attrib || !(s->folded.f || s->svg.f || s->speedscope.f))
 		return 0;
 	rows = attrib_stack_rows(s->attrib, &n);
 	flame = stackout_flame(rows, n, s->opt.unit_bytes);
@@ -599,11 +829,33 @@ static int write_stacks(struct session *s, const struct report *r)
 		 report_pages(&r->total), r->nprocs, r->duration_s, r->detector, r->kernel);
 	arg.title = "cowtrace: copy-on-write copies by Python stack";
 	arg.subtitle = subtitle;
-	err |= write_flame(s->folded, s->opt.folded_path, folded_fn, flame, &arg);
-	err |= write_flame(s->svg, s->opt.svg_path, svg_fn, flame, &arg);
-	err |= write_flame(s->speedscope, s->opt.speedscope_path, speedscope_fn, flame, &arg);
+	err |= write_flame(&s->folded, folded_fn, flame, &arg);
+	err |= write_flame(&s->svg, svg_fn, flame, &arg);
+	err |= write_flame(&s->speedscope, speedscope_fn, flame, &arg);
 	flame_free(flame);
 	return err;
+}
+
+/* Puts every report file in place, and makes sure stdout took what was written to it. */
+static int commit_outputs(struct session *s)
+{
+	struct outfile *o[] = { &s->json, &s->folded, &s->svg, &s->speedscope };
+	int err, ret = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+		err = outfile_commit(o[i]);
+		if (err) {
+			log_error("writing %s: %s", o[i]->path, strerror(-err));
+			ret = err;
+		}
+	}
+	/* stdio keeps no errno of the write that failed */
+	if (fflush(stdout) || ferror(stdout)) {
+		log_error("writing to stdout: a write failed, the output is incomplete");
+		ret = -EIO;
+	}
+	return ret;
 }
 
 /* Writes the reports and evaluates the gate; returns the exit status. */
@@ -617,33 +869,39 @@ static int finish(struct session *s)
 	ring_buffer__consume(s->rb);
 	if (s->printer)
 		trace_printer_flush(s->printer, 0, 0);
+	tracees_sample_memory(&s->tracees, monotonic_ns());
 	if (build_report(s, &r, s->end_ns)) {
 		log_error("out of memory");
 		return EXIT_ERROR;
 	}
 	read_bpf_stats(s, &r); /* the final report only: live summaries don't show it */
-	if (s->opt.json_path) {
-		FILE *f = s->json ? s->json : stdout;
-
-		err = report_json(f, &r);
+	if (s->json.f) {
+		err = report_json(s->json.f, &r);
 		if (err) {
 			log_error("writing %s: %s", s->opt.json_path, strerror(-err));
+			outfile_discard(&s->json);
 			status = EXIT_ERROR;
 		}
-		if (f == stdout)
+		if (s->json.f == stdout)
 			text = stderr;
+	}
+	err = prom_file_update(&s->prom, &r);
+	if (err) {
+		log_error("writing %s: %s", s->opt.prometheus_path, strerror(-err));
+		status = EXIT_ERROR;
 	}
 	if (s->opt.trace)
 		text = stderr;
 	if (!s->opt.quiet)
 		report_text(text, &r);
-	if (status == EXIT_OK && s->opt.command && s->child_reaped) {
+	/* COMMAND's status, unless cowtrace stopped it itself (--stop) */
+	if (status == EXIT_OK && s->opt.command && s->child_reaped && !s->command_stopped) {
 		if (WIFEXITED(s->child_status))
 			status = WEXITSTATUS(s->child_status);
 		else if (WIFSIGNALED(s->child_status))
 			status = 128 + WTERMSIG(s->child_status);
 	}
-	if (write_stacks(s, &r))
+	if (write_stacks(s, &r) || commit_outputs(s))
 		status = EXIT_ERROR;
 	if (s->gate && gate_eval(s->gate, gate_value, &r, why, sizeof(why))) {
 		log_error("gate failed (--fail-on '%s'): %s", s->opt.fail_on, why);
@@ -664,14 +922,12 @@ static void cleanup(struct session *s)
 	cowtrace_bpf__destroy(s->skel);
 	btf__free(s->btf);
 	gate_free(s->gate);
-	if (s->json)
-		fclose(s->json);
-	if (s->folded && s->folded != stdout)
-		fclose(s->folded);
-	if (s->svg && s->svg != stdout)
-		fclose(s->svg);
-	if (s->speedscope && s->speedscope != stdout)
-		fclose(s->speedscope);
+	/* reports not put in place (a failed run) leave the previous files as they were */
+	outfile_discard(&s->json);
+	outfile_discard(&s->folded);
+	outfile_discard(&s->svg);
+	outfile_discard(&s->speedscope);
+	prom_file_close(&s->prom);
 	if (s->child.go_fd >= 0 || s->child.err_fd >= 0)
 		spawn_abort(&s->child);
 }
@@ -683,6 +939,9 @@ int main(int argc, char **argv)
 	char err[512], cmd_path[4096];
 	int status;
 
+	/* cowtrace diff A.json B.json: compares two reports, traces nothing (user/diff.c) */
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return diff_main(argc - 1, argv + 1);
 	if (options_parse(argc, argv, &s.opt, err, sizeof(err))) {
 		log_error("%s (see cowtrace --help)", err);
 		return EXIT_USAGE;
@@ -695,6 +954,19 @@ int main(int argc, char **argv)
 		printf("cowtrace %s\n", COWTRACE_VERSION);
 		return EXIT_OK;
 	}
+	if (s.opt.list_detectors) {
+		log_set_verbose(s.opt.verbose);
+		libbpf_set_print(log_libbpf);
+		status = list_detectors(&s);
+		btf__free(s.btf);
+		return status;
+	}
+	/* Installed setuid or setgid, every user would run COMMAND and write reports as root. */
+	if (getuid() != geteuid() || getgid() != getegid() || getauxval(AT_SECURE)) {
+		log_error("refusing to run setuid or setgid: run it as root, or give it "
+			  "CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE (see README, Limits)");
+		return EXIT_ERROR;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	log_set_verbose(s.opt.verbose);
 	libbpf_set_print(log_libbpf);
@@ -704,6 +976,8 @@ int main(int argc, char **argv)
 	if (status)
 		goto cleanup;
 	/* COMMAND is forked before any BPF object exists, so it never inherits one */
+	/* stdout is the JSON report alone: COMMAND's own output goes to stderr */
+	s.child.stdout_to_stderr = s.opt.json_path && !strcmp(s.opt.json_path, "-");
 	if (s.opt.command && spawn_prepare(s.opt.command, &s.child)) {
 		log_error("cannot start %s: %s", s.opt.command[0], strerror(errno));
 		status = EXIT_ERROR;
@@ -727,10 +1001,10 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	fprintf(stderr, "cowtrace: attached (detector %s); tracing %s %d and its descendants%s\n",
-		s.detector->name, s.opt.command ? "COMMAND, pid" : "pid",
-		s.opt.command ? s.child.pid : s.opt.pid,
-		s.opt.duration ? "" : "; Ctrl-C to stop");
+	fprintf(stderr, "cowtrace: attached (detector %s); tracing %s %d%s and %s descendants%s\n",
+		s.detector->name, s.opt.command ? "COMMAND, pid" : s.opt.npids > 1 ? "pids" : "pid",
+		s.opt.command ? s.child.pid : s.opt.pid, s.opt.npids > 1 ? ",..." : "",
+		s.opt.npids > 1 ? "their" : "its", s.opt.duration ? "" : "; Ctrl-C to stop");
 
 	poll_loop(&s);
 	s.end_ns = monotonic_ns();

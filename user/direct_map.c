@@ -70,13 +70,50 @@ static int pagemap_phys(int fd, const void *addr, uint64_t *phys)
 	return *phys ? 0 : -EPERM;
 }
 
+#define HUGE_SIZE (2UL << 20)
+#define KPF_THP	  22 /* /proc/kpageflags (include/uapi/linux/kernel-page-flags.h) */
+
+/*
+ * A transparent huge page of ours, locked, for the walk's large-page branch: a 2 MiB-aligned
+ * range asked for with MADV_HUGEPAGE (THP "always" or "madvise"), its frame's flags saying THP.
+ * *area is what to unmap (HUGE_SIZE * 2 bytes); NULL when the kernel gave no huge page.
+ */
+static uint64_t *huge_page(int pagemap, void **area)
+{
+	uint64_t *p, phys, flags;
+	char *m;
+	int fd;
+
+	*area = NULL;
+	m = mmap(NULL, HUGE_SIZE * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	*area = m;
+	p = (uint64_t *)(((uintptr_t)m + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1));
+	if (madvise(p, HUGE_SIZE, MADV_HUGEPAGE) || mlock(p, HUGE_SIZE))
+		return NULL;
+	/* a word well inside the huge page (5 pages and 24 bytes in): its offset in the large
+	 * page is what the walk must get right */
+	p += 5 * 512 + 3;
+	if (pagemap_phys(pagemap, p, &phys))
+		return NULL;
+	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (pread(fd, &flags, sizeof(flags), phys / 4096 * sizeof(flags)) != sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags & (1ULL << KPF_THP) ? p : NULL;
+}
+
 int direct_map_find(const char *btf_path, struct direct_map *dm, char *why, size_t whylen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = btf_path);
 	LIBBPF_OPTS(bpf_test_run_opts, run);
 	struct direct_map_bpf *skel = NULL;
 	struct dm_probe *p;
-	uint64_t seed, *pages, phys[2], again, first, count;
+	uint64_t seed, *pages, *huge = NULL, phys[2], again, first, count, huge_phys = 0;
+	void *huge_area = NULL;
 	int fd = -1, err, i, w;
 
 	memset(dm, 0, sizeof(*dm));
@@ -114,6 +151,14 @@ int direct_map_find(const char *btf_path, struct direct_map *dm, char *why, size
 		}
 	}
 
+	huge = huge_page(fd, &huge_area);
+	if (huge) {
+		for (w = 0; w < DM_PATTERN_WORDS; w++)
+			huge[w] = splitmix64(&seed);
+		if (pagemap_phys(fd, huge, &huge_phys))
+			huge = NULL;
+	}
+
 	skel = direct_map_bpf__open_opts(&open_opts);
 	if (!skel || (err = direct_map_bpf__load(skel))) {
 		err = -errno;
@@ -126,6 +171,10 @@ int direct_map_find(const char *btf_path, struct direct_map *dm, char *why, size
 	for (i = 0; i < 2; i++) {
 		p->phys[i] = phys[i];
 		p->uaddr[i] = (uintptr_t)(pages + i * 512);
+	}
+	if (huge) {
+		p->huge_uaddr = (uintptr_t)huge;
+		memcpy(p->huge_pattern, huge, sizeof(p->huge_pattern));
 	}
 	p->levels = page_table_levels();
 	p->step = DM_STEP;
@@ -162,14 +211,23 @@ int direct_map_find(const char *btf_path, struct direct_map *dm, char *why, size
 		snprintf(why, whylen, "loads through the direct map do not read what pagemap says");
 		goto out;
 	}
+	if (huge && (!p->huge_large || p->huge_walked != p->base + huge_phys + ((uintptr_t)huge & 4095) ||
+		     !p->huge_loaded)) {
+		snprintf(why, whylen, "the page-table walk of a huge page does not agree with "
+				      "/proc/self/pagemap");
+		goto out;
+	}
 	dm->base = p->base;
 	dm->levels = p->levels;
+	dm->huge_checked = huge != NULL;
 	err = 0;
 out:
 	direct_map_bpf__destroy(skel);
 	if (fd >= 0)
 		close(fd);
 	munmap(pages, 2 * 4096);
+	if (huge_area)
+		munmap(huge_area, HUGE_SIZE * 2);
 	return err;
 }
 

@@ -13,6 +13,9 @@ struct direct_map {
 	uint64_t base;	   /* page_offset_base */
 	unsigned levels;   /* page-table levels, 4 or 5 */
 	uint64_t tried;	   /* candidate bases read to find it */
+	/* the walk's large-page branch: checked on a transparent huge page of ours (1), not
+	 * checked because the kernel gave none (0: THP off, or none free) */
+	int huge_checked;
 };
 
 /* The x86-64 range KASLR places the direct map in (arch/x86/mm/kaslr.c: from the unrandomised

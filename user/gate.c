@@ -95,6 +95,7 @@ struct parser {
 	const char *const *names;
 	struct strbuf err;
 	bool failed;
+	bool negative_ok; /* gate_parse_signed(): "-90" is a number */
 	int depth;
 	struct token tok;  /* the lookahead */
 	struct token prev; /* the token before it, for "after 'x'" in messages */
@@ -170,6 +171,8 @@ static void lex_number(struct parser *p, struct token *t)
 	size_t i = p->pos;
 	char *end;
 
+	if (s[i] == '-') /* only when the caller allows it (see next()) */
+		i++;
 	while (is_digit(s[i]))
 		i++;
 	if (s[i] == '.' && is_digit(s[i + 1])) {
@@ -186,7 +189,7 @@ static void lex_number(struct parser *p, struct token *t)
 		return;
 	}
 	t->len = i - p->pos;
-	/* The text matched digits[.digits], so strtod must consume exactly that much. */
+	/* The text matched [-]digits[.digits], so strtod must consume exactly that much. */
 	t->number = strtod(s + p->pos, &end);
 	if (end != s + i || !isfinite(t->number)) {
 		t->type = TOK_ERROR;
@@ -287,6 +290,10 @@ static void next(struct parser *p)
 		t->len = 2;
 		break;
 	case '-':
+		if (is_digit(s[p->pos + 1]) && p->negative_ok) {
+			lex_number(p, t);
+			return;
+		}
 		if (is_digit(s[p->pos + 1])) {
 			t->type = TOK_ERROR;
 			fail(p, "negative number at column %zu (figures are never negative)",
@@ -556,13 +563,15 @@ static struct gate_node *parse_or(struct parser *p)
 	return parse_chain(p, TOK_OR, NODE_OR, parse_and);
 }
 
-struct gate *gate_parse(const char *text, const char *const *names, char *err, size_t errlen)
+static struct gate *parse(const char *text, const char *const *names, bool negative_ok, char *err,
+			  size_t errlen)
 {
 	static const char *const no_names[] = {NULL};
 	struct parser p = {
 	    .text = text,
 	    .names = names ? names : no_names,
 	    .err = {.buf = err, .cap = errlen},
+	    .negative_ok = negative_ok,
 	};
 	struct gate_node *root;
 	struct gate *g;
@@ -604,6 +613,17 @@ struct gate *gate_parse(const char *text, const char *const *names, char *err, s
 	}
 	g->root = root;
 	return g;
+}
+
+struct gate *gate_parse(const char *text, const char *const *names, char *err, size_t errlen)
+{
+	return parse(text, names, false, err, errlen);
+}
+
+struct gate *gate_parse_signed(const char *text, const char *const *names, char *err,
+			       size_t errlen)
+{
+	return parse(text, names, true, err, errlen);
 }
 
 /* Integers print as integers ("1234", not "1234.000000"); the rest with six significant digits. */

@@ -31,6 +31,11 @@ struct gate;
  */
 struct gate *gate_parse(const char *text, const char *const *names, char *err, size_t errlen);
 
+/* The same, for figures that can be negative (the changes cowtrace diff computes): NUMBER may
+ * start with '-', e.g. "gc_pages_per_worker_change_pct > -90". */
+struct gate *gate_parse_signed(const char *text, const char *const *names, char *err,
+			       size_t errlen);
+
 /* The value of one figure; name is one of the names given to gate_parse(). */
 typedef double (*gate_value_fn)(const char *name, void *ctx);
 

@@ -4,7 +4,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <stdint.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include "kernel.h"
 
@@ -49,6 +53,26 @@ bool kernel_has_tracepoint(const struct btf *btf, const char *name)
 
 	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
 	return btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF) > 0;
+}
+
+int kernel_tracepoint_nargs(const struct btf *btf, const char *name)
+{
+	const struct btf_type *t;
+	char tname[128];
+	int id;
+
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	id = btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF);
+	if (id <= 0)
+		return -ENOENT;
+	/* typedef -> pointer -> function prototype (void *__data, args...) */
+	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+	if (!t || !btf_is_ptr(t))
+		return -EINVAL;
+	t = btf__type_by_id(btf, t->type);
+	if (!t || !btf_is_func_proto(t) || btf_vlen(t) < 1)
+		return -EINVAL;
+	return btf_vlen(t) - 1;
 }
 
 bool kernel_enum_value(const struct btf *btf, const char *name, long long *value)
@@ -107,4 +131,161 @@ int kernel_check_privileges(char *err, size_t errlen)
 		 bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON",
 		 ptrace ? "" : " CAP_SYS_PTRACE");
 	return -EPERM;
+}
+
+/* Two passes over /proc/kallsyms (it is not sorted: modules): the address of each text symbol
+ * names[i], then the lowest address above it, where the next symbol starts (its end). */
+int kernel_ksym_ranges(const char *const *names, int n, unsigned long long *lo,
+		       unsigned long long *hi)
+{
+	unsigned long long addr;
+	char line[512], sym[256], type;
+	int i, found = 0;
+	FILE *f;
+
+	for (i = 0; i < n; i++)
+		lo[i] = hi[i] = 0;
+	f = fopen("/proc/kallsyms", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) == 3 && addr &&
+		    (type == 't' || type == 'T'))
+			for (i = 0; i < n; i++)
+				if (!lo[i] && !strcmp(sym, names[i]) && ++found)
+					lo[i] = addr;
+	if (found) {
+		rewind(f);
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "%llx %c %255s", &addr, &type, sym) == 3)
+				for (i = 0; i < n; i++)
+					if (lo[i] && addr > lo[i] && (!hi[i] || addr < hi[i]))
+						hi[i] = addr;
+	}
+	fclose(f);
+	for (i = 0; i < n; i++)
+		if (!hi[i])
+			lo[i] = 0;
+	return found ? 0 : -ENOENT;
+}
+
+int kernel_ksym_range(const char *name, unsigned long long *lo, unsigned long long *hi)
+{
+	kernel_ksym_ranges(&name, 1, lo, hi);
+	return *lo ? 0 : -ENOENT;
+}
+
+/* A do-nothing fentry program on function, loaded and attached: what decides whether BPF
+ * trampolines work here (the kernel's BTF may list the function and still refuse: no
+ * trampolines on the architecture, or a lockdown/LSM policy). */
+const char *kernel_fentry_works(const char *function, char *buf, size_t len)
+{
+	/* r0 = 0; exit */
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int id, fd, link;
+
+	if (!vmlinux) {
+		snprintf(buf, len, "the running kernel exposes no BTF (fentry needs it)");
+		return buf;
+	}
+	id = btf__find_by_name_kind(vmlinux, function, BTF_KIND_FUNC);
+	btf__free(vmlinux);
+	if (id <= 0) {
+		snprintf(buf, len, "%s is not a function in the kernel's BTF (inlined)", function);
+		return buf;
+	}
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY,
+		    .attach_btf_id = id);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "cowtrace_probe", "GPL", insns, 2, &opts);
+	if (fd < 0) {
+		snprintf(buf, len, "fentry on %s refused: %s", function, strerror(errno));
+		return buf;
+	}
+	link = bpf_raw_tracepoint_open(NULL, fd);
+	if (link < 0) {
+		snprintf(buf, len, "fentry on %s cannot attach: %s", function, strerror(errno));
+		close(fd);
+		return buf;
+	}
+	close(link);
+	close(fd);
+	return NULL;
+}
+
+/* kprobe on function: it must be a symbol of its own (not inlined), and a kprobe perf event on
+ * it must open (CONFIG_KPROBES, and not on the kprobe blacklist), as libbpf attaches one. */
+const char *kernel_kprobe_works(const char *function, char *buf, size_t len)
+{
+	struct perf_event_attr attr = { .size = sizeof(attr) };
+	unsigned long long lo, hi;
+	int type, fd;
+	FILE *f;
+
+	f = fopen("/sys/bus/event_source/devices/kprobe/type", "re");
+	if (!f) {
+		snprintf(buf, len, "the kernel has no kprobes (CONFIG_KPROBES)");
+		return buf;
+	}
+	if (fscanf(f, "%d", &type) != 1)
+		type = -1;
+	fclose(f);
+	if (kernel_ksym_range(function, &lo, &hi)) {
+		snprintf(buf, len, "%s is not in /proc/kallsyms (inlined, or addresses hidden)",
+			 function);
+		return buf;
+	}
+	attr.type = type;
+	attr.config1 = (unsigned long long)(uintptr_t)function; /* kprobe_func */
+	fd = syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		snprintf(buf, len, "kprobe on %s refused: %s", function, strerror(errno));
+		return buf;
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Whether the running kernel preempts tasks anywhere in kernel code ("full", "lazy" or RT),
+ * not only at explicit points ("none", "voluntary"). The live mode is in debugfs
+ * (sched/preempt: "none voluntary (full) lazy", the current one in parentheses); without it,
+ * the build's default from its config. */
+bool kernel_fully_preemptible(char *mode, size_t len)
+{
+	char buf[128], path[160], line[256], *open_paren, *close_paren;
+	bool full = false;
+	struct utsname u;
+	FILE *f;
+
+	snprintf(mode, len, "unknown");
+	f = fopen("/sys/kernel/debug/sched/preempt", "re");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && (open_paren = strchr(buf, '(')) &&
+		    (close_paren = strchr(open_paren, ')'))) {
+			*close_paren = '\0';
+			snprintf(mode, len, "%s", open_paren + 1);
+			full = strcmp(mode, "none") && strcmp(mode, "voluntary");
+		}
+		fclose(f);
+		return full;
+	}
+	if (uname(&u))
+		return false;
+	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strcmp(line, "CONFIG_PREEMPT=y\n") || !strcmp(line, "CONFIG_PREEMPT_LAZY=y\n") ||
+		    !strcmp(line, "CONFIG_PREEMPT_RT=y\n")) {
+			line[strlen(line) - 3] = '\0';
+			snprintf(mode, len, "%s (the build's default)", line + 7);
+			full = true;
+		}
+	}
+	fclose(f);
+	return full;
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include "cowtrace.h"
 #include "native.h"
@@ -22,7 +24,8 @@ struct sym {
 };
 
 struct symfile {
-	char path[PATH_MAX + 64]; /* /proc/PID/root + the mapped path */
+	dev_t dev; /* the mapped file, as /proc/PID/maps names it */
+	ino_t ino;
 	struct sym *syms;
 	size_t n;
 	struct {
@@ -131,14 +134,29 @@ static void load_symfile(struct symfile *f, const char *path)
 	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
 	GElf_Shdr sh, symsh, dynsh;
 	size_t i, nph;
+	char self[64];
+	struct stat st;
 	Elf *elf;
-	int fd;
+	int fd, pfd;
 
-	snprintf(f->path, sizeof(f->path), "%s", path);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* regular files only (a mapping can be a device), opened without following anything
+	 * the target could change in between */
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return;
+	if (fstat(pfd, &st) || !S_ISREG(st.st_mode) || st.st_dev != f->dev ||
+	    st.st_ino != f->ino) {
+		close(pfd);
+		return;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	close(pfd);
 	if (fd < 0)
 		return;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* read, not mapped: the target may truncate the file under us, which would be a
+	 * SIGBUS in a mapping (libelf reads what it needs, when asked) */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF)
 		goto out;
 	if (!elf_getphdrnum(elf, &nph))
@@ -176,17 +194,24 @@ out:
 	close(fd);
 }
 
-static struct symfile *symfile_get(struct native_syms *ns, const char *path)
+/* path reaches the file the process maps as e (see name_ip) */
+static struct symfile *symfile_get(struct native_syms *ns, const struct map_entry *e,
+				   const char *path)
 {
+	dev_t dev = makedev(e->dev_major, e->dev_minor);
+	struct symfile *f;
 	int i;
 
 	for (i = 0; i < ns->nfiles; i++)
-		if (!strcmp(ns->files[i].path, path))
+		if (ns->files[i].dev == dev && ns->files[i].ino == e->inode)
 			return &ns->files[i];
 	if (ns->nfiles == SYMFILES_MAX)
 		return NULL;
-	load_symfile(&ns->files[ns->nfiles], path);
-	return &ns->files[ns->nfiles++];
+	f = &ns->files[ns->nfiles++];
+	f->dev = dev;
+	f->ino = e->inode;
+	load_symfile(f, path);
+	return f;
 }
 
 static const char *lookup(const struct symfile *f, unsigned long long vaddr)
@@ -226,7 +251,7 @@ static int find_ip(const struct map_entry *e, void *arg)
 
 static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip)
 {
-	char path[PATH_MAX + 64], buf[512];
+	char path[96], buf[512];
 	const char *base, *fn = NULL;
 	struct find_ctx c = { .ip = ip };
 	struct symfile *f;
@@ -238,8 +263,9 @@ static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip)
 		return strdup(buf);
 	}
 	base = strrchr(c.e.path, '/') + 1;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, c.e.path);
-	f = symfile_get(ns, path);
+	/* the mapped file itself, whichever root or mount namespace the process sees it in */
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid, c.e.start, c.e.end);
+	f = symfile_get(ns, &c.e, path);
 	/* address -> file offset -> link-time address, through the segment holding it */
 	off = ip - c.e.start + c.e.offset;
 	for (i = 0; f && i < f->nseg && !fn; i++)

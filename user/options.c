@@ -12,12 +12,16 @@
 static const char usage_head[] =
 	"Usage: cowtrace [OPTIONS] -p PID\n"
 	"       cowtrace [OPTIONS] -- COMMAND [ARGS...]\n"
+	"       cowtrace diff A.json B.json [--json FILE|-] [--fail-on EXPR] [-q]\n"
 	"\n"
 	"Count every copy-on-write page copy in a process tree, and which ones CPython's garbage\n"
 	"collector caused. Traces PID (or COMMAND) and all its descendants, existing and future.\n"
+	"cowtrace diff compares two --json reports (before and after a change); its options and\n"
+	"figures: cowtrace diff --help.\n"
 	"\n"
-	"  -p, --pid PID          trace PID and its descendants until they exit, -d, or Ctrl-C\n"
-	"  -d, --duration SECS    stop after SECS seconds\n"
+	"  -p, --pid PID[,PID..]  trace each PID and its descendants until they exit, -d, or Ctrl-C\n"
+	"  -d, --duration SECS    stop after SECS seconds (COMMAND keeps running, untraced)\n"
+	"      --stop             at -d, stop COMMAND too: SIGTERM, SIGKILL 10 s later\n"
 	"  -i, --interval SECS    print a live summary on stderr every SECS seconds\n"
 	"      --json FILE        write the machine-readable report to FILE ('-' for stdout)\n"
 	"      --fail-on EXPR     staging gate: exit 3 when EXPR holds at the end (see below)\n"
@@ -26,6 +30,9 @@ static const char usage_head[] =
 	"      --folded FILE      Python stacks of the copies, collapsed (flamegraph.pl, inferno)\n"
 	"      --svg FILE         an interactive flame graph of them (opens in any browser)\n"
 	"      --speedscope FILE  the same for speedscope\n"
+	"      --prometheus FILE  the figures in Prometheus's text format (node_exporter's textfile\n"
+	"                         collector), rewritten whole every -i interval and at the end\n"
+	"      --prometheus-pids  with --prometheus: a series per process, with a pid label\n"
 	"      --unit pages|bytes what flame graphs weigh (default pages)\n"
 	"      --no-stacks        don't walk Python stacks (cheaper)\n"
 	"      --native           also record native (C) stacks, below the Python frames; only\n"
@@ -36,6 +43,8 @@ static const char usage_head[] =
 	"      --buffer-mb N      copy event buffer in MiB (default 16); a full buffer loses\n"
 	"                         attribution, never counts: lost events are reported\n"
 	"      --btf FILE         kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
+	"      --detector NAME    use this copy detector, not the first that works here\n"
+	"      --list-detectors   list the detectors, and whether each works on this kernel\n"
 	"  -q, --quiet            no text report\n"
 	"  -v, --verbose          show libbpf's debug output\n"
 	"  -h, --help             this help\n"
@@ -105,9 +114,43 @@ enum {
 	OPT_NO_STACKS,
 	OPT_NATIVE,
 	OPT_NO_DIRECT_MAP,
+	OPT_STOP,
+	OPT_DETECTOR,
+	OPT_LIST_DETECTORS,
+	OPT_PROMETHEUS,
+	OPT_PROMETHEUS_PIDS,
 };
 
 static const char *const by_values[] = { "cause", "type", "field", "region", "stack", NULL };
+
+/* "1234" or "1,2,3" (perf's convention); -p may also be given more than once. */
+static int parse_pids(const char *arg, struct options *o)
+{
+	char buf[32];
+	const char *p = arg;
+	size_t len;
+	int pid, i;
+
+	do {
+		len = strcspn(p, ",");
+		if (!len || len >= sizeof(buf))
+			return -EINVAL;
+		memcpy(buf, p, len);
+		buf[len] = '\0';
+		if (procfs_parse_pid(buf, &pid))
+			return -EINVAL;
+		for (i = 0; i < o->npids && o->pids[i] != pid; i++)
+			;
+		if (i == o->npids) {
+			if (o->npids == OPT_PIDS_MAX)
+				return -EINVAL;
+			o->pids[o->npids++] = pid;
+		}
+		p += len;
+	} while (*p++ == ',');
+	o->pid = o->pids[0];
+	return 0;
+}
 
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t errlen)
 {
@@ -129,6 +172,11 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },
 		{ "native", no_argument, NULL, OPT_NATIVE },
 		{ "no-direct-map", no_argument, NULL, OPT_NO_DIRECT_MAP },
+		{ "stop", no_argument, NULL, OPT_STOP },
+		{ "detector", required_argument, NULL, OPT_DETECTOR },
+		{ "list-detectors", no_argument, NULL, OPT_LIST_DETECTORS },
+		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
+		{ "prometheus-pids", no_argument, NULL, OPT_PROMETHEUS_PIDS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -149,8 +197,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	while ((c = getopt_long(argc, argv, "+:p:d:i:TcqvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (procfs_parse_pid(optarg, &o->pid))
-				return fail(err, errlen, "invalid pid '%s' (expected a number)", optarg);
+			if (parse_pids(optarg, o))
+				return fail(err, errlen, "invalid pid '%s' (expected a number, or "
+					    "numbers separated by commas)", optarg);
 			break;
 		case 'd':
 			if (parse_seconds(optarg, &o->duration))
@@ -212,6 +261,24 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case OPT_NO_DIRECT_MAP:
 			o->no_direct_map = true;
 			break;
+		case OPT_STOP:
+			o->stop_command = true;
+			break;
+		case OPT_DETECTOR:
+			o->detector = optarg;
+			break;
+		case OPT_LIST_DETECTORS:
+			o->list_detectors = true;
+			break;
+		case OPT_PROMETHEUS:
+			/* rewritten at every -i tick: a file, never stdout */
+			if (!*optarg || !strcmp(optarg, "-"))
+				return fail(err, errlen, "--prometheus needs a file name (not stdout)");
+			o->prometheus_path = optarg;
+			break;
+		case OPT_PROMETHEUS_PIDS:
+			o->prometheus_pids = true;
+			break;
 		case OPT_BUFFER_MB:
 			errno = 0;
 			mb = strtoul(optarg, &end, 10);
@@ -244,6 +311,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	}
 	if (optind < argc)
 		o->command = &argv[optind];
+	if (o->list_detectors)
+		return 0;
 
 	if (o->pid && o->command)
 		return fail(err, errlen, "give either -p PID or a COMMAND, not both");
@@ -251,6 +320,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		return fail(err, errlen, "nothing to trace: give -p PID or -- COMMAND");
 	if (o->by && o->counts_only)
 		return fail(err, errlen, "--by needs attribution, which --counts-only turns off");
+	if (o->stop_command && (!o->command || !o->duration))
+		return fail(err, errlen, "--stop stops COMMAND at -d: give both");
 	if ((o->folded_path || o->svg_path || o->speedscope_path ||
 	     (o->by && !strcmp(o->by, "stack"))) &&
 	    (o->counts_only || o->no_stacks))
@@ -262,5 +333,21 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		o->no_stacks = true;
 	if (o->trace && o->json_path && !strcmp(o->json_path, "-"))
 		return fail(err, errlen, "--trace and --json - both want stdout");
+	if (o->prometheus_pids && !o->prometheus_path)
+		return fail(err, errlen, "--prometheus-pids needs --prometheus FILE");
+	{
+		/* two reports written to one file: the last would overwrite the others */
+		const char *outs[] = { o->json_path, o->svg_path, o->folded_path,
+				       o->speedscope_path, o->prometheus_path };
+		const char *names[] = { "--json", "--svg", "--folded", "--speedscope",
+					"--prometheus" };
+		size_t i, j;
+
+		for (i = 0; i < 5; i++)
+			for (j = i + 1; j < 5; j++)
+				if (outs[i] && outs[j] && !strcmp(outs[i], outs[j]))
+					return fail(err, errlen, "%s and %s both name %s", names[i],
+						    names[j], outs[i]);
+	}
 	return 0;
 }

@@ -7,28 +7,37 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#define OPT_PIDS_MAX 256 /* -p 1,2,3: the trees of several processes */
+
 struct options {
-	int pid;	    /* -p; 0 when a COMMAND is given instead */
+	int pid;	    /* -p: the first pid; 0 when a COMMAND is given instead */
+	int pids[OPT_PIDS_MAX]; /* -p: every pid given, in order, no repeats */
+	int npids;
 	char **command;	    /* argv of COMMAND (NULL-terminated), NULL with -p */
 	double duration;    /* -d seconds; 0 = until the traced processes exit or a signal */
 	double interval;    /* -i seconds; 0 = no live summary */
 	const char *json_path;
 	const char *fail_on;
 	const char *btf_path;
+	const char *detector; /* --detector: the one to use (NULL: the first that works) */
 	const char *by;	    /* --by: cause, type, field or region (NULL: the default sections) */
 	unsigned int buffer_mb; /* copy event buffer size */
 	bool counts_only;   /* no object/field/cause attribution */
 	bool no_stacks;	    /* don't walk Python stacks */
 	bool native;	    /* also native (user) stacks, by frame pointers */
 	bool no_direct_map; /* capture through the target's mapping, not the direct map */
+	bool stop_command;  /* --stop: at -d, stop COMMAND (SIGTERM, then SIGKILL) */
 	const char *folded_path;     /* --folded: collapsed stacks */
 	const char *svg_path;	     /* --svg: interactive flame graph */
 	const char *speedscope_path; /* --speedscope */
+	const char *prometheus_path; /* --prometheus: figures for node_exporter's textfiles */
+	bool prometheus_pids;	     /* --prometheus-pids: a pid label on per-process series */
 	bool unit_bytes;	     /* --unit bytes: flame graphs weigh bytes, not pages */
 	bool trace;
 	bool quiet;
 	bool verbose;
 	bool help;
+	bool list_detectors; /* --list-detectors */
 	bool version;
 };
 

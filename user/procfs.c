@@ -142,8 +142,11 @@ int procfs_read_stat(const char *root, int pid, struct proc_stat *st)
 	    parse_dec(field, flen, PROCFS_PID_MAX, &v))
 		return -EINVAL;
 	tmp.ppid = v;
-	for (int i = 5; i < 22; i++) { /* pgrp .. itrealvalue: not needed, but must be there */
+	tmp.flags = 0;
+	for (int i = 5; i < 22; i++) { /* pgrp .. itrealvalue: flags (9) kept, the rest skipped */
 		if (!next_field(&p, end, &field, &flen))
+			return -EINVAL;
+		if (i == 9 && parse_dec(field, flen, ULLONG_MAX, &tmp.flags))
 			return -EINVAL;
 	}
 	if (!next_field(&p, end, &field, &flen) || /* 22: starttime */
@@ -479,28 +482,129 @@ int procfs_parse_pid(const char *s, int *pid)
 	return 0;
 }
 
-int procfs_read_tgid(const char *root, int pid)
+/* The value of the first line of a /proc/PID/status text starting with key, or NULL. */
+static char *status_field(char *buf, const char *key)
 {
-	char path[PATH_MAX], buf[4096], *line;
-	unsigned long long v;
+	size_t klen = strlen(key);
+	char *line;
+
+	for (line = buf; line; line = strchr(line, '\n')) {
+		line += *line == '\n';
+		if (!strncmp(line, key, klen))
+			return line + klen + strspn(line + klen, " \t");
+	}
+	return NULL;
+}
+
+static ssize_t read_status(const char *root, int pid, char *buf, size_t cap)
+{
+	char path[PATH_MAX];
 	ssize_t n;
 	int err;
 
 	err = proc_path(path, sizeof(path), root, pid, "status");
 	if (err)
 		return err;
+	n = read_bounded(path, buf, cap - 1);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+int procfs_read_tgid(const char *root, int pid)
+{
+	char buf[4096], *v;
+	unsigned long long tgid;
+	ssize_t n;
+
+	n = read_status(root, pid, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	v = status_field(buf, "Tgid:");
+	if (!v || parse_dec(v, strcspn(v, "\n"), PROCFS_PID_MAX, &tgid) || !tgid)
+		return -EINVAL;
+	return tgid;
+}
+
+int procfs_read_ns_pid(const char *root, int pid)
+{
+	char buf[4096], *v, *tok, *save;
+	unsigned long long nspid = 0;
+	ssize_t n;
+
+	n = read_status(root, pid, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* "NSpid:\t4242\t7\t1": the pid in each pid namespace, outermost (ours) first */
+	v = status_field(buf, "NSpid:");
+	if (!v)
+		return -ENOENT; /* before Linux 4.1 */
+	v[strcspn(v, "\n")] = '\0';
+	for (tok = strtok_r(v, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
+		if (parse_dec(tok, strlen(tok), PROCFS_PID_MAX, &nspid) || !nspid)
+			return -EINVAL;
+	return nspid ? (int)nspid : -EINVAL;
+}
+
+int procfs_read_cgroup(const char *root, int pid, char *out, size_t len)
+{
+	char path[PATH_MAX], buf[8192], *line;
+	ssize_t n;
+	size_t plen;
+	int err;
+
+	if (!len)
+		return -EINVAL;
+	err = proc_path(path, sizeof(path), root, pid, "cgroup");
+	if (err)
+		return err;
 	n = read_bounded(path, buf, sizeof(buf) - 1);
 	if (n < 0)
 		return n;
 	buf[n] = '\0';
+	/* the unified hierarchy's line, "0::/system.slice/x.service"; v1 lines name controllers */
 	for (line = buf; line; line = strchr(line, '\n')) {
 		line += *line == '\n';
-		if (strncmp(line, "Tgid:", 5))
+		if (strncmp(line, "0::", 3))
 			continue;
-		line += 5 + strspn(line + 5, " \t");
-		if (parse_dec(line, strcspn(line, "\n"), PROCFS_PID_MAX, &v) || !v)
+		line += 3;
+		plen = strcspn(line, "\n");
+		if (!plen || line[0] != '/' || plen >= len)
 			return -EINVAL;
-		return v;
+		memcpy(out, line, plen);
+		out[plen] = '\0';
+		return 0;
 	}
-	return -EINVAL;
+	return -ENOENT;
+}
+
+int procfs_read_smaps_rollup(const char *root, int pid, struct proc_mem *m)
+{
+	static const char *const keys[] = { "Rss:", "Pss:", "Shared_Clean:", "Shared_Dirty:",
+					    "Private_Clean:", "Private_Dirty:" };
+	unsigned long long v[6];
+	char path[PATH_MAX], buf[4096], *f;
+	ssize_t n;
+	size_t i;
+	int err;
+
+	err = proc_path(path, sizeof(path), root, pid, "smaps_rollup");
+	if (err)
+		return err;
+	n = read_bounded(path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return n;
+	buf[n] = '\0';
+	for (i = 0; i < 6; i++) {
+		f = status_field(buf, keys[i]);
+		/* "Rss:              123456 kB" */
+		if (!f || parse_dec(f, strcspn(f, " \n"), 1ULL << 50, &v[i]) ||
+		    strncmp(f + strcspn(f, " \n"), " kB", 3))
+			return -EINVAL;
+	}
+	m->rss_kb = v[0];
+	m->pss_kb = v[1];
+	m->shared_kb = v[2] + v[3];
+	m->uss_kb = v[4] + v[5];
+	return 0;
 }

@@ -19,7 +19,10 @@ struct proc_stat {
 	char state;
 	char comm[16 + 1]; /* truncated if longer (kernel threads may show up to 64 bytes) */
 	unsigned long long start_ticks; /* field 22, clock ticks after boot */
+	unsigned long long flags;	/* field 9, the task's PF_* flags */
 };
+
+#define PROCFS_PF_KTHREAD 0x00200000ULL /* PF_KTHREAD in field 9: a kernel thread */
 
 /* /proc/PID/stat; comm is what lies between the first '(' and the last ')'. */
 int procfs_read_stat(const char *root, int pid, struct proc_stat *st);
@@ -64,6 +67,21 @@ int procfs_pid_exists(const char *root, int pid);
 /* The thread group (process) id of a task id, from /proc/PID/status; -errno when unreadable.
  * /proc/TID exists for threads too, though readdir does not list them. */
 int procfs_read_tgid(const char *root, int pid);
+
+/* pid's pid in its own (innermost) pid namespace, from NSpid in /proc/PID/status; the same as pid
+ * outside any; -errno when unreadable (-ENOENT: a kernel without NSpid). */
+int procfs_read_ns_pid(const char *root, int pid);
+/* pid's cgroup v2 path ("/system.slice/x.service"), from /proc/PID/cgroup, into out (len bytes):
+ * 0, -ENOENT without the unified hierarchy, -EINVAL when it does not fit or parse, -errno. */
+int procfs_read_cgroup(const char *root, int pid, char *out, size_t len);
+
+/* What the process's memory costs, from /proc/PID/smaps_rollup (kB): resident, proportional
+ * (shared pages divided among their sharers), unique (private), and shared resident. */
+struct proc_mem {
+	unsigned long long rss_kb, pss_kb, uss_kb, shared_kb;
+};
+/* 0, -ENOENT when gone, -EINVAL when it does not parse, -errno. */
+int procfs_read_smaps_rollup(const char *root, int pid, struct proc_mem *m);
 
 /* A pid argument: decimal digits only, 1..PROCFS_PID_MAX, no sign, space or trailing garbage. */
 int procfs_parse_pid(const char *s, int *pid);

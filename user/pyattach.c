@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "cowtrace.skel.h"
 #include "log.h"
@@ -13,6 +17,7 @@
 #include <linux/types.h>
 #include "cowtrace.h"
 #include "pyattach.h"
+#include "textesc.h"
 
 struct pyattach {
 	struct cowtrace_bpf *skel;
@@ -87,12 +92,43 @@ static void remember_not_python(struct pyattach *pa, dev_t dev, ino_t ino)
 	pa->n_not++;
 }
 
+/*
+ * libbpf reads the file of a USDT attach through a mapping of its own. The file can belong to
+ * the traced program, which could truncate it meanwhile: a SIGBUS in cowtrace, which would end
+ * without a report. While libbpf reads it, a SIGBUS jumps back here instead, and the attach is
+ * given up (what libbpf had allocated for it is lost: a few KiB, once per such attack).
+ */
+static sigjmp_buf bus_jump;
+static volatile sig_atomic_t bus_armed;
+
+static void on_sigbus(int sig)
+{
+	if (bus_armed) {
+		bus_armed = 0;
+		siglongjmp(bus_jump, 1);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void attach_usdt(struct pyattach *pa, struct py_binding *b, const char *path)
 {
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jump, 1)) {
+		log_warn("%s: the file changed while it was read (truncated?); not probed", b->path);
+		errno = EIO;
+		goto out;
+	}
+	bus_armed = 1;
 	b->links[0] = bpf_program__attach_usdt(pa->skel->progs.usdt_gc_start, -1, path, "python",
 					       "gc__start", NULL);
 	b->links[1] = bpf_program__attach_usdt(pa->skel->progs.usdt_gc_done, -1, path, "python",
 					       "gc__done", NULL);
+	bus_armed = 0;
+out:
+	sigaction(SIGBUS, &old, NULL);
 }
 
 static void attach_uprobe_pair(struct pyattach *pa, struct bpf_link **links, const char *path,
@@ -125,8 +161,12 @@ static void attach_uprobes(struct pyattach *pa, struct py_binding *b, const char
 	}
 }
 
-/* path: how this process reaches the file (e.g. /proc/PID/root/usr/bin/python3.11) */
-static const struct py_binding *bind(struct pyattach *pa, const char *path, dev_t dev, ino_t ino)
+/*
+ * path: how cowtrace reaches the file (e.g. /proc/PID/map_files/START-END); shown: the path the
+ * process knows it by, for messages and the report.
+ */
+static const struct py_binding *bind(struct pyattach *pa, const char *path, dev_t dev, ino_t ino,
+				     const char *shown)
 {
 	struct py_binding *b = find(pa, dev, ino);
 	struct py_interp interp;
@@ -139,6 +179,12 @@ static const struct py_binding *bind(struct pyattach *pa, const char *path, dev_
 	err = py_interp_inspect(path, &interp);
 	if (err) {
 		remember_not_python(pa, dev, ino);
+		return NULL;
+	}
+	/* the file inspected must be the one mapped, not one put at its path since */
+	if (interp.dev != dev || interp.ino != ino) {
+		log_warn("%s: the file inspected is not the one mapped (replaced meanwhile?); "
+			 "skipped", shown);
 		return NULL;
 	}
 	if (pa->n == pa->cap) {
@@ -156,14 +202,29 @@ static const struct py_binding *bind(struct pyattach *pa, const char *path, dev_
 	b->interp = interp;
 	b->dev = dev;
 	b->ino = ino;
+	text_esc(b->path, sizeof(b->path), shown); /* a name the target chose */
 	snprintf(b->version, sizeof(b->version), "%d.%d.%d", interp.major, interp.minor,
 		 interp.micro);
 	pa->b[pa->n++] = b;
 
+	if (!interp.free_threaded) {
+		err = py_frame_offsets_of(&b->interp, &b->frames_buf);
+		if (!err)
+			b->frames = &b->frames_buf;
+		else
+			log_warn("%s (CPython %s): frame layout unknown (%s); no Python stacks",
+				 b->path, b->version, strerror(-err));
+		err = py_layout_of(&b->interp, &b->layout_buf);
+		if (!err)
+			b->layout = &b->layout_buf;
+		else
+			log_warn("%s (CPython %s): object layout unknown (%s); copies are not "
+				 "decoded to objects", b->path, b->version, strerror(-err));
+	}
 	if (interp.free_threaded) {
 		snprintf(b->gc_source, sizeof(b->gc_source), "none");
 		log_warn("%s: free-threaded CPython %s is not supported; its copies are counted "
-			 "but not attributed to gc", interp.path, b->version);
+			 "but not attributed to gc", b->path, b->version);
 		return b;
 	}
 	if (interp.gc_source == PY_GC_USDT)
@@ -178,9 +239,9 @@ static const struct py_binding *bind(struct pyattach *pa, const char *path, dev_
 		snprintf(b->gc_source, sizeof(b->gc_source), "none");
 		if (interp.gc_source == PY_GC_NONE)
 			log_warn("%s (CPython %s): no USDT probes and no collector symbol; copies "
-				 "are not attributed to gc", interp.path, b->version);
+				 "are not attributed to gc", b->path, b->version);
 		else
-			log_warn("%s (CPython %s): cannot attach gc probes: %s", interp.path,
+			log_warn("%s (CPython %s): cannot attach gc probes: %s", b->path,
 				 b->version, strerror(-err));
 		return b;
 	}
@@ -188,17 +249,29 @@ static const struct py_binding *bind(struct pyattach *pa, const char *path, dev_
 		snprintf(b->gc_source, sizeof(b->gc_source), "usdt");
 	else
 		snprintf(b->gc_source, sizeof(b->gc_source), "uprobe:%s", interp.gc_func);
-	log_info("CPython %s in %s: gc from %s", b->version, interp.path, b->gc_source);
+	log_info("CPython %s in %s: gc from %s", b->version, b->path, b->gc_source);
 	return b;
 }
 
 const struct py_binding *pyattach_file(struct pyattach *pa, const char *path)
 {
+	const struct py_binding *b;
+	char self[64];
 	struct stat st;
+	int fd;
 
-	if (stat(path, &st) || !S_ISREG(st.st_mode))
+	/* one open, then only our descriptor: the file inspected is the file probed */
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
 		return NULL;
-	return bind(pa, path, st.st_dev, st.st_ino);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	b = bind(pa, self, st.st_dev, st.st_ino, path);
+	close(fd);
+	return b;
 }
 
 struct scan_ctx {
@@ -209,20 +282,51 @@ struct scan_ctx {
 
 static int scan_map(const struct map_entry *e, void *arg)
 {
+	static const char deleted[] = " (deleted)";
+	const size_t dlen = sizeof(deleted) - 1;
 	struct scan_ctx *ctx = arg;
-	char path[PATH_MAX + 64];
+	char name[sizeof(e->path)], path[96], rooted[sizeof(e->path) + 32];
 	size_t len = strlen(e->path);
+	struct stat st;
+	int fd;
 
 	/* only executable file mappings can hold the interpreter's code */
 	if (e->path[0] != '/' || e->perms[2] != 'x' || !e->inode)
 		return 0;
-	if (len > 10 && !strcmp(e->path + len - 10, " (deleted)"))
+	/* a binary replaced or removed since it was started is still the one that runs */
+	memcpy(name, e->path, len + 1);
+	if (len > dlen && !strcmp(name + len - dlen, deleted))
+		name[len - dlen] = '\0';
+	if (!py_interp_name_candidate(name))
 		return 0;
-	if (!py_interp_name_candidate(e->path))
+	/*
+	 * The mapped file itself, not a path: the process's path can exist only in its own
+	 * mount namespace or chroot (a container), and the host can have another file at the
+	 * same path. /proc/PID/map_files/START-END leads to the very inode mapped there (root
+	 * only). It is opened once, as O_PATH (no open side effects, whatever it is), checked,
+	 * and then reached through our own descriptor only: the target can remap that range,
+	 * or rename files, but cannot change what our descriptor refers to, so the file
+	 * inspected is the file probed.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", ctx->pid, e->start, e->end);
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM) {
+		/* map_files needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN: by its path in the
+		 * process's root instead, which the checks below make as safe (not as reach-
+		 * ing: a path can be one the process cannot name from its root any more) */
+		snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", ctx->pid, name);
+		fd = open(rooted, O_PATH | O_CLOEXEC);
+	}
+	if (fd < 0)
 		return 0;
-	/* through the process's root, so that containers' files resolve */
-	snprintf(path, sizeof(path), "/proc/%d/root%s", ctx->pid, e->path);
-	ctx->found = bind(ctx->pa, path, makedev(e->dev_major, e->dev_minor), e->inode);
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_ino != e->inode ||
+	    st.st_dev != makedev(e->dev_major, e->dev_minor)) {
+		close(fd);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ctx->found = bind(ctx->pa, path, st.st_dev, st.st_ino, name);
+	close(fd);
 	return ctx->found ? 1 : 0;
 }
 

@@ -11,7 +11,9 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "pyframes.h"
 #include "pyinterp.h"
+#include "pylayout.h"
 
 struct cowtrace_bpf;
 struct bpf_link;
@@ -20,9 +22,19 @@ struct py_binding {
 	struct py_interp interp;
 	dev_t dev;
 	ino_t ino;
+	char path[256];	    /* as the process names it (in its own root), for messages */
 	char version[16];   /* "3.11.2" */
 	char gc_source[80]; /* "usdt", "uprobe:gc_collect_main", "none" (and why, in the warning) */
 	struct bpf_link *links[4]; /* entry and return of gc_func, then of gc_func2 */
+	/*
+	 * How to read this interpreter's memory, once per file: from the version's table, and
+	 * from 3.13 on from the interpreter's own _Py_DebugOffsets (pyframes.h, pylayout.h).
+	 * NULL when unknown: then its copies are counted but not decoded, or have no stacks.
+	 */
+	const struct py_frame_offsets *frames;
+	const struct py_layout *layout;
+	struct py_frame_offsets frames_buf;
+	struct py_layout layout_buf;
 };
 
 struct pyattach;

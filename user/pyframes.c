@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The per-version offsets of pyframes.h, and the reader of CPython's own _Py_DebugOffsets.
- * Each 3.8-3.13 value was read three ways: gdb on the DWARF of the pyenv builds and of Debian's
- * python3.11 (python3.11-dbg), offsetof() compiled against each version's installed headers with
- * Py_BUILD_CORE, and in live processes by tests/e2e/check_pyframes.py. Details:
- * docs/python-frames.md.
+ * Each 3.8-3.13.0 value was read three ways: gdb on the DWARF of the pyenv builds and of
+ * Debian's python3.11 (python3.11-dbg), offsetof() compiled against each version's installed
+ * headers with Py_BUILD_CORE, and in live processes by tests/e2e/check_pyframes.py. The 3.13,
+ * 3.14 and 3.15 blob shapes are copies of their headers' declarations; what the blob gives,
+ * and the table's 3.14/3.15 values, tests/e2e/check_debug_offsets.py compares with offsetof()
+ * against Debian's 3.13.18, 3.14.10 and 3.15.2 headers, and follows in live processes of those
+ * binaries (--live). Details: docs/python-frames.md.
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "pyframes.h"
+#include "pyinterp.h"
 #include "pylines.h"
 
 #define NONE (-1)
@@ -36,6 +41,19 @@
 	.tstate_next = 8, .tstate_interp = 16, .tstate_frame = 24, .tstate_thread_id = 176,        \
 	.frame_previous = 24, .frame_code = 32, .code_size = 176, .code_filename = 104,            \
 	.code_name = 112, .code_firstlineno = 40, .code_linetable = 120
+
+/* 3.14+: the fields _Py_DebugOffsets gives, left to the binary (debug_overlay). */
+#define FROM_DEBUG_OFFSETS                                                                         \
+	.runtime_interpreters_head = NONE, .runtime_interpreters_main = NONE, .interp_next = NONE, \
+	.interp_threads_head = NONE, .interp_gil_ptr = NONE, .gil_last_holder = NONE,              \
+	.gil_locked = NONE, .tstate_size = NONE, .tstate_prev = NONE, .tstate_next = NONE,         \
+	.tstate_interp = NONE, .tstate_current_frame = NONE, .tstate_thread_id = NONE,             \
+	.tstate_native_thread_id = NONE, .frame_previous = NONE, .frame_code = NONE,               \
+	.frame_instr_ptr = NONE, .frame_owner = NONE, .code_size = NONE, .code_filename = NONE,    \
+	.code_name = NONE, .code_qualname = NONE, .code_firstlineno = NONE,                        \
+	.code_linetable = NONE, .code_adaptive = NONE, .object_type = NONE, .bytes_size = NONE,    \
+	.bytes_data = NONE, .unicode_length = NONE, .unicode_state = NONE,                         \
+	.unicode_ascii_data = NONE
 
 /* One group of related fields per line: easier to compare versions than one field a line. */
 /* clang-format off */
@@ -120,30 +138,48 @@ static const struct py_frame_offsets table[] = {
 	.code_firstlineno = 68, .code_linetable = 136, .code_adaptive = 200,
 	.linetable_format = PY_LINETABLE_LOCATIONS, .unicode_ascii_data = 40,
     },
+    /*
+     * 3.14 and 3.15: only what _Py_DebugOffsets does not give; every field it gives is NONE
+     * here and comes from the binary (py_frame_offsets_of). Each value below was compiled with
+     * offsetof() against Debian's 3.14.10 and 3.15.2 headers (with the builds' own -D_Py_TIER2=3
+     * -D_Py_JIT from PY_CORE_CFLAGS) and compared with the binaries by
+     * tests/e2e/check_debug_offsets.py.
+     *   frame_code_tag_bits 3: Py_TAG_BITS, Include/internal/pycore_stackref.h (default build);
+     *     f_executable is a _PyStackRef whose bit 0 (Py_TAG_REFCNT) marks a reference that
+     *     holds no count, PyStackRef_AsPyObjectBorrow() clears it; object addresses keep both
+     *     low bits 0 (_PyObject_MIN_ALIGNMENT 4, Include/object.h).
+     *   frame_owner_incomplete 3: _PyFrame_IsIncomplete() is owner >= FRAME_OWNED_BY_INTERPRETER
+     *     (Include/internal/pycore_interpframe.h); enum _frameowner in
+     *     pycore_interpframe_structs.h: THREAD 0, GENERATOR 1, FRAME_OBJECT 2, INTERPRETER 3,
+     *     and in 3.14 only CSTACK 4 (3.15 has no CSTACK value).
+     *   linetable_format: co_linetable "bytes object that holds location info"
+     *     (Include/cpython/code.h), entry kinds of _PyCodeLocationInfoKind unchanged: SHORT0 0,
+     *     ONE_LINE0-2 10-12, NO_COLUMNS 13, LONG 14, NONE 15.
+     *   runtime_autotss_key: _PyRuntimeState.autoTSSkey (pycore_runtime_structs.h), gone in
+     *     3.15; runtime_main_interpreter: _PyRuntimeState._main_interpreter. Both hold only for a
+     *     build whose sizeof(_PyRuntimeState) is runtime_size (see debug_overlay()).
+     *   runtime_interpreters_main: derived (struct pyinterpreters: head, then main).
+     *   runtime_size: sizeof(_PyRuntimeState) of those builds, kept only as the key of the two
+     *     values above; the blob's value replaces it.
+     *   untested 0: check_debug_offsets.py --live walked both binaries' stacks (qualnames and
+     *     first lines equal to the programs' own reports), and py_code_line() gave what their
+     *     PyCode_Addr2Line() gives (docs/python-frames.md, section 3).
+     */
     {
-	/*
-	 * UNTESTED, from CPython 3.14 sources: Include/internal/pycore_interpframe_structs.h
-	 * (f_executable is a _PyStackRef whose low bit tags a deferred reference; owner after
-	 * uint16_t return_offset at 72; FRAME_OWNED_BY_INTERPRETER = 3 and
-	 * FRAME_OWNED_BY_CSTACK = 4, both incomplete), Include/cpython/unicodeobject.h. The
-	 * runtime, interpreter, thread state and code object offsets are left to
-	 * _Py_DebugOffsets (py_frame_offsets_from_debug), which every 3.14 build carries.
-	 */
-	.major = 3, .minor = 14, .untested = 1, COMMON_OBJECTS,
-	.runtime_size = NONE, .runtime_debug_offsets = 0, .runtime_tstate_current = NONE,
-	.runtime_autotss_key = NONE, .runtime_interpreters_head = NONE,
-	.runtime_interpreters_main = NONE, .runtime_main_interpreter = NONE, .runtime_gil = NONE,
-	.interp_next = NONE, .interp_threads_head = NONE, .interp_gil_ptr = NONE,
-	.gil_last_holder = NONE, .gil_locked = NONE,
-	.tstate_size = NONE, .tstate_prev = NONE, .tstate_next = NONE, .tstate_interp = NONE,
+	.major = 3, .minor = 14, FROM_DEBUG_OFFSETS,
+	.runtime_size = 316616, .runtime_debug_offsets = 0, .runtime_tstate_current = NONE,
+	.runtime_autotss_key = 2336, .runtime_main_interpreter = 90752, .runtime_gil = NONE,
 	.tstate_frame = NONE, .tstate_cframe = NONE, .cframe_current_frame = NONE,
-	.tstate_current_frame = NONE, .tstate_thread_id = NONE, .tstate_native_thread_id = NONE,
-	.frame_previous = 8, .frame_code = 0, .frame_code_tag_bits = 3, .frame_lasti = NONE,
-	.lasti_unit = 0, .frame_instr_ptr = 56, .frame_is_entry = NONE, .frame_owner = 74,
-	.frame_owner_incomplete = 3,
-	.code_size = NONE, .code_filename = NONE, .code_name = NONE, .code_qualname = NONE,
-	.code_firstlineno = NONE, .code_linetable = NONE, .code_adaptive = NONE,
-	.linetable_format = PY_LINETABLE_LOCATIONS, .unicode_ascii_data = 40,
+	.frame_code_tag_bits = 3, .frame_lasti = NONE, .lasti_unit = 0, .frame_is_entry = NONE,
+	.frame_owner_incomplete = 3, .linetable_format = PY_LINETABLE_LOCATIONS,
+    },
+    {
+	.major = 3, .minor = 15, FROM_DEBUG_OFFSETS,
+	.runtime_size = 346568, .runtime_debug_offsets = 0, .runtime_tstate_current = NONE,
+	.runtime_autotss_key = NONE, .runtime_main_interpreter = 120328, .runtime_gil = NONE,
+	.tstate_frame = NONE, .tstate_cframe = NONE, .cframe_current_frame = NONE,
+	.frame_code_tag_bits = 3, .frame_lasti = NONE, .lasti_unit = 0, .frame_is_entry = NONE,
+	.frame_owner_incomplete = 3, .linetable_format = PY_LINETABLE_LOCATIONS,
     },
 };
 /* clang-format on */
@@ -215,9 +251,13 @@ const struct py_frame_offset_field py_frame_offset_fields[] = {
 #undef FIELD
 
 /*
- * _Py_DebugOffsets as 3.13.0 declares it (Include/internal/pycore_runtime.h); every field is a
- * uint64_t, so the C layout is the byte layout (584 bytes, checked against the live 3.13.0).
+ * _Py_DebugOffsets, one struct per version, mirroring the declaration field for field. Every
+ * member is a uint64_t after the 8-byte cookie, so the C layout is the byte layout of the blob.
+ * Only the groups up to the last one cowtrace reads need to be right, but each shape is
+ * written out whole so that it can be compared with its header line by line.
  */
+
+/* 3.13: Include/internal/pycore_runtime.h (3.13.0 to 3.13.18 declare it alike) */
 struct dbg_313 {
 	char cookie[8];
 	uint64_t version, free_threaded;
@@ -270,136 +310,232 @@ struct dbg_313 {
 };
 
 /*
- * UNTESTED: 3.14 (Include/internal/pycore_debug_offsets.h). The published 3.14 sources seen
- * while writing this come in two shapes: both insert interpreter_state.threads_main and
- * interpreter_frame.stackpointer and add set_object before dict_object; the later one also has
- * interpreter_state.code_object_generation/tlbc_generation, interpreter_frame.tlbc_index and
- * code_object.co_tlbc. Only the groups up to unicode_object are needed here. The reader tries
- * the later shape first and keeps the one whose fixed anchors (PyObject is 16 bytes with
- * ob_type at 8, PyASCIIObject is 40 bytes, ob_sval at 32) hold.
+ * 3.14: Include/internal/pycore_debug_offsets.h of 3.14.10. Against 3.13: interpreter_state
+ * gains threads_main, code_object_generation, tlbc_generation; interpreter_frame stackpointer,
+ * tlbc_index; code_object co_tlbc; new set_object, gen_object, llist_node, debugger_support.
  */
-struct dbg_314_head {
+struct dbg_314 {
 	char cookie[8];
 	uint64_t version, free_threaded;
 	struct {
 		uint64_t size, finalizing, interpreters_head;
 	} runtime_state;
+	struct {
+		uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict,
+		    builtins, ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
+		    gil_runtime_state_locked, gil_runtime_state_holder, code_object_generation,
+		    tlbc_generation;
+	} interpreter_state;
+	struct {
+		uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id,
+		    datastack_chunk, status;
+	} thread_state;
+	struct {
+		uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer,
+		    tlbc_index;
+	} interpreter_frame;
+	struct {
+		uint64_t size, filename, name, qualname, linetable, firstlineno, argcount,
+		    localsplusnames, localspluskinds, co_code_adaptive, co_tlbc;
+	} code_object;
+	struct {
+		uint64_t size, ob_type;
+	} pyobject;
+	struct {
+		uint64_t size, tp_name, tp_repr, tp_flags;
+	} type_object;
+	struct {
+		uint64_t size, ob_item, ob_size;
+	} tuple_object, list_object;
+	struct {
+		uint64_t size, used, table, mask;
+	} set_object;
+	struct {
+		uint64_t size, ma_keys, ma_values;
+	} dict_object;
+	struct {
+		uint64_t size, ob_fval;
+	} float_object;
+	struct {
+		uint64_t size, lv_tag, ob_digit;
+	} long_object;
+	struct {
+		uint64_t size, ob_size, ob_sval;
+	} bytes_object;
+	struct {
+		uint64_t size, state, length, asciiobject_size;
+	} unicode_object;
+	struct {
+		uint64_t size, collecting;
+	} gc;
+	struct {
+		uint64_t size, gi_name, gi_iframe, gi_frame_state;
+	} gen_object;
+	struct {
+		uint64_t next, prev;
+	} llist_node;
+	struct {
+		uint64_t eval_breaker, remote_debugger_support, remote_debugging_enabled,
+		    debugger_pending_call, debugger_script_path, debugger_script_path_size;
+	} debugger_support;
 };
 
-/* Offsets (bytes from the blob start) of the fields the reader takes, for one layout. */
-struct dbg_layout {
+/*
+ * 3.15: Include/internal/pycore_debug_offsets.h of 3.15.2. Against 3.14: thread_state gains
+ * base_frame, last_profiled_frame, last_profiled_frame_seq (before thread_id), holds_gil,
+ * gil_requested, current_exception, exc_state; new err_stackitem after it; type_object gains
+ * tp_basicsize, tp_dictoffset; new heap_type_object; unicode_object gains
+ * compactunicodeobject_size; gc gains frame, generation_stats_size, generation_stats.
+ */
+struct dbg_315 {
+	char cookie[8];
+	uint64_t version, free_threaded;
+	struct {
+		uint64_t size, finalizing, interpreters_head;
+	} runtime_state;
+	struct {
+		uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict,
+		    builtins, ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
+		    gil_runtime_state_locked, gil_runtime_state_holder, code_object_generation,
+		    tlbc_generation;
+	} interpreter_state;
+	struct {
+		uint64_t size, prev, next, interp, current_frame, base_frame, last_profiled_frame,
+		    last_profiled_frame_seq, thread_id, native_thread_id, datastack_chunk, status,
+		    holds_gil, gil_requested, current_exception, exc_state;
+	} thread_state;
+	struct {
+		uint64_t exc_value;
+	} err_stackitem;
+	struct {
+		uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer,
+		    tlbc_index;
+	} interpreter_frame;
+	struct {
+		uint64_t size, filename, name, qualname, linetable, firstlineno, argcount,
+		    localsplusnames, localspluskinds, co_code_adaptive, co_tlbc;
+	} code_object;
+	struct {
+		uint64_t size, ob_type;
+	} pyobject;
+	struct {
+		uint64_t size, tp_name, tp_repr, tp_flags, tp_basicsize, tp_dictoffset;
+	} type_object;
+	struct {
+		uint64_t size, ht_cached_keys;
+	} heap_type_object;
+	struct {
+		uint64_t size, ob_item, ob_size;
+	} tuple_object, list_object;
+	struct {
+		uint64_t size, used, table, mask;
+	} set_object;
+	struct {
+		uint64_t size, ma_keys, ma_values;
+	} dict_object;
+	struct {
+		uint64_t size, ob_fval;
+	} float_object;
+	struct {
+		uint64_t size, lv_tag, ob_digit;
+	} long_object;
+	struct {
+		uint64_t size, ob_size, ob_sval;
+	} bytes_object;
+	struct {
+		uint64_t size, state, length, asciiobject_size, compactunicodeobject_size;
+	} unicode_object;
+	struct {
+		uint64_t size, collecting, frame, generation_stats_size, generation_stats;
+	} gc;
+	struct {
+		uint64_t size, gi_name, gi_iframe, gi_frame_state;
+	} gen_object;
+	struct {
+		uint64_t next, prev;
+	} llist_node;
+	struct {
+		uint64_t eval_breaker, remote_debugger_support, remote_debugging_enabled,
+		    debugger_pending_call, debugger_script_path, debugger_script_path_size;
+	} debugger_support;
+};
+
+/* Sizes counted from the headers: 73, 95 and 111 eight-byte slots. */
+_Static_assert(sizeof(struct dbg_313) == 584, "3.13 _Py_DebugOffsets");
+_Static_assert(sizeof(struct dbg_314) == 760, "3.14 _Py_DebugOffsets");
+_Static_assert(sizeof(struct dbg_315) == 888, "3.15 _Py_DebugOffsets");
+_Static_assert(sizeof(struct dbg_315) <= PY_DEBUG_OFFSETS_MAX, "PY_DEBUG_OFFSETS_MAX too small");
+_Static_assert(sizeof(struct dbg_314) <= PY_DEBUG_OFFSETS_MAX, "PY_DEBUG_OFFSETS_MAX too small");
+
+/* Where, in one shape, each value cowtrace reads is: byte offsets from the blob start, 0 = the
+ * shape has no such field (offset 0 is the cookie, never a value). */
+struct dbg_shape {
+	int minor;
 	size_t size;
 	size_t rt_size, rt_interpreters_head;
-	size_t is_next, is_threads_head, is_ceval_gil, is_gil, is_gil_locked, is_gil_holder;
+	size_t is_size, is_next, is_threads_head, is_ceval_gil, is_gil, is_gil_locked,
+	    is_gil_holder;
 	size_t ts_size, ts_prev, ts_next, ts_interp, ts_current_frame, ts_thread_id,
 	    ts_native_thread_id;
-	size_t fr_previous, fr_executable, fr_instr_ptr, fr_owner;
+	size_t fr_size, fr_previous, fr_executable, fr_instr_ptr, fr_owner;
 	size_t co_size, co_filename, co_name, co_qualname, co_linetable, co_firstlineno,
 	    co_adaptive;
 	size_t ob_size, ob_type;
-	size_t by_ob_size, by_ob_sval;
-	size_t un_state, un_length, un_ascii_size;
+	size_t tp_size, tp_name, tp_flags, tp_basicsize;
+	size_t by_size, by_ob_size, by_ob_sval;
+	size_t un_size, un_state, un_length, un_ascii_size;
 };
 
-#define L313(f) offsetof(struct dbg_313, f)
-static const struct dbg_layout layout_313 = {
-    .size = sizeof(struct dbg_313),
-    .rt_size = L313(runtime_state.size),
-    .rt_interpreters_head = L313(runtime_state.interpreters_head),
-    .is_next = L313(interpreter_state.next),
-    .is_threads_head = L313(interpreter_state.threads_head),
-    .is_ceval_gil = L313(interpreter_state.ceval_gil),
-    .is_gil = L313(interpreter_state.gil_runtime_state),
-    .is_gil_locked = L313(interpreter_state.gil_runtime_state_locked),
-    .is_gil_holder = L313(interpreter_state.gil_runtime_state_holder),
-    .ts_size = L313(thread_state.size),
-    .ts_prev = L313(thread_state.prev),
-    .ts_next = L313(thread_state.next),
-    .ts_interp = L313(thread_state.interp),
-    .ts_current_frame = L313(thread_state.current_frame),
-    .ts_thread_id = L313(thread_state.thread_id),
-    .ts_native_thread_id = L313(thread_state.native_thread_id),
-    .fr_previous = L313(interpreter_frame.previous),
-    .fr_executable = L313(interpreter_frame.executable),
-    .fr_instr_ptr = L313(interpreter_frame.instr_ptr),
-    .fr_owner = L313(interpreter_frame.owner),
-    .co_size = L313(code_object.size),
-    .co_filename = L313(code_object.filename),
-    .co_name = L313(code_object.name),
-    .co_qualname = L313(code_object.qualname),
-    .co_linetable = L313(code_object.linetable),
-    .co_firstlineno = L313(code_object.firstlineno),
-    .co_adaptive = L313(code_object.co_code_adaptive),
-    .ob_size = L313(pyobject.size),
-    .ob_type = L313(pyobject.ob_type),
-    .by_ob_size = L313(bytes_object.ob_size),
-    .by_ob_sval = L313(bytes_object.ob_sval),
-    .un_state = L313(unicode_object.state),
-    .un_length = L313(unicode_object.length),
-    .un_ascii_size = L313(unicode_object.asciiobject_size),
+/* The fields every shape has, by the same names. */
+#define SHAPE(T, min)                                                                              \
+	.minor = (min), .size = sizeof(struct T),                                                  \
+	.rt_size = offsetof(struct T, runtime_state.size),                                         \
+	.rt_interpreters_head = offsetof(struct T, runtime_state.interpreters_head),               \
+	.is_size = offsetof(struct T, interpreter_state.size),                                     \
+	.is_next = offsetof(struct T, interpreter_state.next),                                     \
+	.is_threads_head = offsetof(struct T, interpreter_state.threads_head),                     \
+	.is_ceval_gil = offsetof(struct T, interpreter_state.ceval_gil),                           \
+	.is_gil = offsetof(struct T, interpreter_state.gil_runtime_state),                         \
+	.is_gil_locked = offsetof(struct T, interpreter_state.gil_runtime_state_locked),           \
+	.is_gil_holder = offsetof(struct T, interpreter_state.gil_runtime_state_holder),           \
+	.ts_size = offsetof(struct T, thread_state.size),                                          \
+	.ts_prev = offsetof(struct T, thread_state.prev),                                          \
+	.ts_next = offsetof(struct T, thread_state.next),                                          \
+	.ts_interp = offsetof(struct T, thread_state.interp),                                      \
+	.ts_current_frame = offsetof(struct T, thread_state.current_frame),                        \
+	.ts_thread_id = offsetof(struct T, thread_state.thread_id),                                \
+	.ts_native_thread_id = offsetof(struct T, thread_state.native_thread_id),                  \
+	.fr_size = offsetof(struct T, interpreter_frame.size),                                     \
+	.fr_previous = offsetof(struct T, interpreter_frame.previous),                             \
+	.fr_executable = offsetof(struct T, interpreter_frame.executable),                         \
+	.fr_instr_ptr = offsetof(struct T, interpreter_frame.instr_ptr),                           \
+	.fr_owner = offsetof(struct T, interpreter_frame.owner),                                   \
+	.co_size = offsetof(struct T, code_object.size),                                           \
+	.co_filename = offsetof(struct T, code_object.filename),                                   \
+	.co_name = offsetof(struct T, code_object.name),                                           \
+	.co_qualname = offsetof(struct T, code_object.qualname),                                   \
+	.co_linetable = offsetof(struct T, code_object.linetable),                                 \
+	.co_firstlineno = offsetof(struct T, code_object.firstlineno),                             \
+	.co_adaptive = offsetof(struct T, code_object.co_code_adaptive),                           \
+	.ob_size = offsetof(struct T, pyobject.size),                                              \
+	.ob_type = offsetof(struct T, pyobject.ob_type),                                           \
+	.tp_size = offsetof(struct T, type_object.size),                                           \
+	.tp_name = offsetof(struct T, type_object.tp_name),                                        \
+	.tp_flags = offsetof(struct T, type_object.tp_flags),                                      \
+	.by_size = offsetof(struct T, bytes_object.size),                                          \
+	.by_ob_size = offsetof(struct T, bytes_object.ob_size),                                    \
+	.by_ob_sval = offsetof(struct T, bytes_object.ob_sval),                                    \
+	.un_size = offsetof(struct T, unicode_object.size),                                        \
+	.un_state = offsetof(struct T, unicode_object.state),                                      \
+	.un_length = offsetof(struct T, unicode_object.length),                                    \
+	.un_ascii_size = offsetof(struct T, unicode_object.asciiobject_size)
+
+static const struct dbg_shape shapes[] = {
+    {SHAPE(dbg_313, 13)},
+    {SHAPE(dbg_314, 14)},
+    {SHAPE(dbg_315, 15), .tp_basicsize = offsetof(struct dbg_315, type_object.tp_basicsize)},
 };
-#undef L313
-
-/*
- * 3.14 layouts, counted in uint64_t slots from the blob start (see struct dbg_314_head): the
- * earlier shape first as (a), the later one as (b) where it differs.
- *   0 cookie, 1 version, 2 free_threaded, 3-5 runtime_state
- *   interpreter_state: 6 size, 7 id, 8 next, 9 threads_head, 10 threads_main, 11 gc,
- *     12 imports_modules, 13 sysdict, 14 builtins, 15 ceval_gil, 16 gil_runtime_state,
- *     17 enabled, 18 locked, 19 holder, (b) 20 code_object_generation, 21 tlbc_generation
- *   thread_state (9 slots): (a) 20, (b) 22: size, prev, next, interp, current_frame,
- *     thread_id, native_thread_id, datastack_chunk, status
- *   interpreter_frame: (a) 29: size, previous, executable, instr_ptr, localsplus, owner,
- *     stackpointer (7 slots); (b) 31, plus tlbc_index (8 slots)
- *   code_object: (a) 36 (10 slots), (b) 39 (11 slots, + co_tlbc): size, filename, name,
- *     qualname, linetable, firstlineno, argcount, localsplusnames, localspluskinds,
- *     co_code_adaptive
- *   pyobject (2), type_object (4), tuple (3), list (3), set (4), dict (3), float (2),
- *   long (3), bytes (3), unicode (4): size, state, length, asciiobject_size
- */
-static struct dbg_layout layout_314(bool later)
-{
-	size_t is = 6, ts = later ? 22 : 20, fr = ts + 9, co = fr + (later ? 8 : 7),
-	       ob = co + (later ? 11 : 10), by = ob + 2 + 4 + 3 + 3 + 4 + 3 + 2 + 3, un = by + 3;
-	struct dbg_layout l = {
-	    .size = (un + 4) * 8,
-	    .rt_size = 3 * 8,
-	    .rt_interpreters_head = 5 * 8,
-	    .is_next = (is + 2) * 8,
-	    .is_threads_head = (is + 3) * 8,
-	    .is_ceval_gil = (is + 9) * 8,
-	    .is_gil = (is + 10) * 8,
-	    .is_gil_locked = (is + 12) * 8,
-	    .is_gil_holder = (is + 13) * 8,
-	    .ts_size = ts * 8,
-	    .ts_prev = (ts + 1) * 8,
-	    .ts_next = (ts + 2) * 8,
-	    .ts_interp = (ts + 3) * 8,
-	    .ts_current_frame = (ts + 4) * 8,
-	    .ts_thread_id = (ts + 5) * 8,
-	    .ts_native_thread_id = (ts + 6) * 8,
-	    .fr_previous = (fr + 1) * 8,
-	    .fr_executable = (fr + 2) * 8,
-	    .fr_instr_ptr = (fr + 3) * 8,
-	    .fr_owner = (fr + 5) * 8,
-	    .co_size = co * 8,
-	    .co_filename = (co + 1) * 8,
-	    .co_name = (co + 2) * 8,
-	    .co_qualname = (co + 3) * 8,
-	    .co_linetable = (co + 4) * 8,
-	    .co_firstlineno = (co + 5) * 8,
-	    .co_adaptive = (co + 9) * 8,
-	    .ob_size = ob * 8,
-	    .ob_type = (ob + 1) * 8,
-	    .by_ob_size = (by + 1) * 8,
-	    .by_ob_sval = (by + 2) * 8,
-	    .un_state = (un + 1) * 8,
-	    .un_length = (un + 2) * 8,
-	    .un_ascii_size = (un + 3) * 8,
-	};
-
-	return l;
-}
+#undef SHAPE
 
 static uint64_t u64_at(const unsigned char *p, size_t off)
 {
@@ -409,101 +545,268 @@ static uint64_t u64_at(const unsigned char *p, size_t off)
 	return v;
 }
 
-/* The fixed facts every default build shares: a layout that contradicts them is the wrong one. */
-static bool anchors_hold(const unsigned char *p, size_t len, const struct dbg_layout *l)
+/* An offset or size is at most this: the largest structure read, PyInterpreterState, is 221 KiB
+ * in 3.15. _PyRuntimeState (338 KiB in 3.15) has its own bound below. */
+#define PLAUSIBLE     (1u << 20)
+#define RUNTIME_LIMIT (1u << 28)
+
+/* Taking the values in order, stop at the first implausible one. */
+struct taker {
+	const unsigned char *p;
+	bool bad;
+};
+
+static int take(struct taker *t, size_t at)
 {
-	return l->size <= len && u64_at(p, l->ob_size) == 16 && u64_at(p, l->ob_type) == 8 &&
-	       u64_at(p, l->un_ascii_size) == 40 && u64_at(p, l->by_ob_sval) == 32;
+	uint64_t v;
+
+	if (!at)
+		return NONE;
+	v = u64_at(t->p, at);
+	if (v >= PLAUSIBLE) {
+		t->bad = true;
+		return NONE;
+	}
+	return (int)v;
 }
 
-#define PLAUSIBLE (1u << 20)
-
-static int take(const unsigned char *p, size_t off, int *field)
+/* A field of width bytes at off lies inside a structure of size bytes. */
+static bool inside(int off, int width, int size)
 {
-	uint64_t v = u64_at(p, off);
+	return off >= 0 && size >= width && off <= size - width;
+}
 
-	if (v >= PLAUSIBLE)
+/* Release levels whose shape is the final one (Include/patchlevel.h: 0xC candidate, 0xF final). */
+static bool released(uint64_t version)
+{
+	unsigned int level = (version >> 4) & 0xf;
+
+	return level == 0xc || level == 0xf;
+}
+
+int py_debug_offsets_parse(const void *blob, size_t len, struct py_debug_offsets *out)
+{
+	const unsigned char *p = blob;
+	const struct dbg_shape *s = NULL;
+	struct py_debug_offsets d;
+	struct taker t = {.p = p};
+	uint64_t version, ft, rt;
+	int minor;
+
+	if (!blob || len < 24)
+		return -ENODATA;
+	if (memcmp(p, "xdebugpy", 8))
 		return -EINVAL;
-	*field = (int)v;
+	ft = u64_at(p, 16);
+	if (ft > 1)
+		return -EINVAL;
+	if (ft)
+		return -ENOTSUP; /* free-threaded: other shapes and layouts, declined */
+	version = u64_at(p, 8);
+	minor = (int)((version >> 16) & 0xff);
+	if (version >> 24 != 3 || !released(version))
+		return -ENOTSUP;
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
+		if (shapes[i].minor == minor)
+			s = &shapes[i];
+	if (!s)
+		return -ENOTSUP;
+	if (len < s->size)
+		return -ENODATA;
+
+	memset(&d, 0, sizeof(d));
+	d.major = 3;
+	d.minor = minor;
+	d.micro = (int)((version >> 8) & 0xff);
+	d.runtime_interpreters_head = take(&t, s->rt_interpreters_head);
+	d.interp_size = take(&t, s->is_size);
+	d.interp_next = take(&t, s->is_next);
+	d.interp_threads_head = take(&t, s->is_threads_head);
+	d.interp_ceval_gil = take(&t, s->is_ceval_gil);
+	d.interp_gil = take(&t, s->is_gil);
+	d.interp_gil_locked = take(&t, s->is_gil_locked);
+	d.interp_gil_holder = take(&t, s->is_gil_holder);
+	d.tstate_size = take(&t, s->ts_size);
+	d.tstate_prev = take(&t, s->ts_prev);
+	d.tstate_next = take(&t, s->ts_next);
+	d.tstate_interp = take(&t, s->ts_interp);
+	d.tstate_current_frame = take(&t, s->ts_current_frame);
+	d.tstate_thread_id = take(&t, s->ts_thread_id);
+	d.tstate_native_thread_id = take(&t, s->ts_native_thread_id);
+	d.frame_size = take(&t, s->fr_size);
+	d.frame_previous = take(&t, s->fr_previous);
+	d.frame_executable = take(&t, s->fr_executable);
+	d.frame_instr_ptr = take(&t, s->fr_instr_ptr);
+	d.frame_owner = take(&t, s->fr_owner);
+	d.code_size = take(&t, s->co_size);
+	d.code_filename = take(&t, s->co_filename);
+	d.code_name = take(&t, s->co_name);
+	d.code_qualname = take(&t, s->co_qualname);
+	d.code_linetable = take(&t, s->co_linetable);
+	d.code_firstlineno = take(&t, s->co_firstlineno);
+	d.code_adaptive = take(&t, s->co_adaptive);
+	d.object_size = take(&t, s->ob_size);
+	d.object_type = take(&t, s->ob_type);
+	d.type_size = take(&t, s->tp_size);
+	d.type_name = take(&t, s->tp_name);
+	d.type_flags = take(&t, s->tp_flags);
+	d.type_basicsize = take(&t, s->tp_basicsize);
+	d.bytes_size = take(&t, s->by_size);
+	d.bytes_ob_size = take(&t, s->by_ob_size);
+	d.bytes_sval = take(&t, s->by_ob_sval);
+	d.unicode_size = take(&t, s->un_size);
+	d.unicode_state = take(&t, s->un_state);
+	d.unicode_length = take(&t, s->un_length);
+	d.unicode_ascii_size = take(&t, s->un_ascii_size);
+	rt = u64_at(p, s->rt_size);
+	if (t.bad || rt >= RUNTIME_LIMIT)
+		return -EINVAL;
+	d.runtime_size = (int)rt;
+
+	/*
+	 * Each offset inside the structure whose size the blob gives: a blob whose groups are not
+	 * where the shape says puts sizes where offsets should be, and fails here. Pointers are 8
+	 * bytes, co_firstlineno an int, owner a char, PyASCIIObject.state 4 bytes of bit fields.
+	 */
+	if (!inside(d.runtime_interpreters_head, 8, d.runtime_size) ||
+	    !inside(d.interp_next, 8, d.interp_size) ||
+	    !inside(d.interp_threads_head, 8, d.interp_size) ||
+	    !inside(d.interp_ceval_gil, 8, d.interp_size) ||
+	    !inside(d.interp_gil, 8, d.interp_size) ||
+	    !inside(d.interp_gil_locked, 4, d.interp_size) ||
+	    !inside(d.interp_gil_holder, 8, d.interp_size) || d.interp_gil_locked < d.interp_gil ||
+	    d.interp_gil_holder < d.interp_gil || d.interp_gil_locked - d.interp_gil >= 4096 ||
+	    d.interp_gil_holder - d.interp_gil >= 4096)
+		return -EINVAL;
+	if (!inside(d.tstate_prev, 8, d.tstate_size) || !inside(d.tstate_next, 8, d.tstate_size) ||
+	    !inside(d.tstate_interp, 8, d.tstate_size) ||
+	    !inside(d.tstate_current_frame, 8, d.tstate_size) ||
+	    !inside(d.tstate_thread_id, 8, d.tstate_size) ||
+	    !inside(d.tstate_native_thread_id, 8, d.tstate_size))
+		return -EINVAL;
+	if (!inside(d.frame_previous, 8, d.frame_size) ||
+	    !inside(d.frame_executable, 8, d.frame_size) ||
+	    !inside(d.frame_instr_ptr, 8, d.frame_size) || !inside(d.frame_owner, 1, d.frame_size))
+		return -EINVAL;
+	if (!inside(d.code_filename, 8, d.code_size) || !inside(d.code_name, 8, d.code_size) ||
+	    !inside(d.code_qualname, 8, d.code_size) || !inside(d.code_linetable, 8, d.code_size) ||
+	    !inside(d.code_firstlineno, 4, d.code_size) || !inside(d.code_adaptive, 0, d.code_size))
+		return -EINVAL;
+	/* Include/object.h: the 64-bit default-build PyObject, {ob_refcnt, ob_type} */
+	if (d.object_size != 16 || d.object_type != 8)
+		return -EINVAL;
+	if (!inside(d.type_name, 8, d.type_size) || !inside(d.type_flags, 8, d.type_size) ||
+	    (d.type_basicsize != NONE && !inside(d.type_basicsize, 8, d.type_size)))
+		return -EINVAL;
+	if (!inside(d.bytes_ob_size, 8, d.bytes_sval) || !inside(d.bytes_sval, 1, d.bytes_size))
+		return -EINVAL;
+	if (!inside(d.unicode_length, 8, d.unicode_ascii_size) ||
+	    !inside(d.unicode_state, 4, d.unicode_ascii_size) ||
+	    !inside(d.unicode_ascii_size, 0, d.unicode_size))
+		return -EINVAL;
+	*out = d;
+	return 0;
+}
+
+/* The table entry for d's version with what d gives laid over it. */
+static int debug_overlay(const struct py_debug_offsets *d, struct py_frame_offsets *out)
+{
+	const struct py_frame_offsets *base = py_frame_offsets_for(d->major, d->minor);
+	struct py_frame_offsets o;
+
+	if (!base)
+		return -ENOTSUP;
+	o = *base;
+	/*
+	 * The table's offsets inside _PyRuntimeState that the blob does not give (autoTSSkey,
+	 * _main_interpreter) were read from one build; a build whose _PyRuntimeState has another
+	 * size may have them elsewhere (3.13.0: _main_interpreter 88352, 3.13.18: 88424).
+	 */
+	if (o.runtime_size != d->runtime_size) {
+		o.runtime_autotss_key = NONE;
+		o.runtime_main_interpreter = NONE;
+	}
+	o.runtime_size = d->runtime_size;
+	o.runtime_interpreters_head = d->runtime_interpreters_head;
+	/* struct pyinterpreters: PyMutex mutex; head; main; (pycore_runtime.h 3.13,
+	 * pycore_runtime_structs.h 3.14+) */
+	o.runtime_interpreters_main = d->runtime_interpreters_head + 8;
+	o.interp_next = d->interp_next;
+	o.interp_threads_head = d->interp_threads_head;
+	o.interp_gil_ptr = d->interp_ceval_gil;
+	/* the blob gives the GIL fields inside PyInterpreterState._gil; keep them relative, as
+	 * interp->ceval.gil points at the GIL in use */
+	o.gil_locked = d->interp_gil_locked - d->interp_gil;
+	o.gil_last_holder = d->interp_gil_holder - d->interp_gil;
+	o.tstate_size = d->tstate_size;
+	o.tstate_prev = d->tstate_prev;
+	o.tstate_next = d->tstate_next;
+	o.tstate_interp = d->tstate_interp;
+	o.tstate_current_frame = d->tstate_current_frame;
+	o.tstate_thread_id = d->tstate_thread_id;
+	o.tstate_native_thread_id = d->tstate_native_thread_id;
+	o.frame_previous = d->frame_previous;
+	o.frame_code = d->frame_executable;
+	o.frame_instr_ptr = d->frame_instr_ptr;
+	o.frame_owner = d->frame_owner;
+	o.code_size = d->code_size;
+	o.code_filename = d->code_filename;
+	o.code_name = d->code_name;
+	o.code_qualname = d->code_qualname;
+	o.code_linetable = d->code_linetable;
+	o.code_firstlineno = d->code_firstlineno;
+	o.code_adaptive = d->code_adaptive;
+	o.object_type = d->object_type;
+	o.bytes_size = d->bytes_ob_size;
+	o.bytes_data = d->bytes_sval;
+	o.unicode_length = d->unicode_length;
+	o.unicode_state = d->unicode_state;
+	o.unicode_ascii_data = d->unicode_ascii_size;
+	*out = o;
 	return 0;
 }
 
 int py_frame_offsets_from_debug(const void *blob, size_t len, struct py_frame_offsets *out)
 {
-	const unsigned char *p = blob;
+	struct py_debug_offsets d;
+	int err = py_debug_offsets_parse(blob, len, &d);
+
+	return err ? err : debug_overlay(&d, out);
+}
+
+int py_frame_offsets_of(const struct py_interp *in, struct py_frame_offsets *out)
+{
 	const struct py_frame_offsets *base;
-	struct dbg_layout l;
-	uint64_t version, gil, locked, holder;
-	int major, minor, err = 0;
+	struct py_debug_offsets d;
+	int err;
 
-	if (len < sizeof(struct dbg_314_head))
-		return -ENODATA;
-	if (memcmp(p, "xdebugpy", 8))
+	if (!in || !out)
 		return -EINVAL;
-	version = u64_at(p, 8);
-	major = (int)(version >> 24);
-	minor = (int)((version >> 16) & 0xff);
-	if (u64_at(p, 16) != 0)
-		return -ENOTSUP; /* free-threaded */
-	base = py_frame_offsets_for(major, minor);
-	if (!base || minor < 13)
+	if (in->free_threaded)
 		return -ENOTSUP;
-	if (minor == 13) {
-		l = layout_313;
-	} else {
-		/* the later 3.14 shape is the longer one; a blob that fits neither is short */
-		if (len < layout_314(false).size)
-			return -ENODATA;
-		l = layout_314(true);
-		if (!anchors_hold(p, len, &l)) {
-			l = layout_314(false);
-			if (!anchors_hold(p, len, &l))
-				return -ENOTSUP;
-		}
+	base = py_frame_offsets_for(in->major, in->minor);
+	if (!base)
+		return -ENOTSUP;
+	if (in->minor < 13) {
+		*out = *base;
+		return 0;
 	}
-	if (len < l.size)
-		return -ENODATA;
-
-	*out = *base;
-	err |= take(p, l.rt_interpreters_head, &out->runtime_interpreters_head);
-	err |= take(p, l.is_next, &out->interp_next);
-	err |= take(p, l.is_threads_head, &out->interp_threads_head);
-	err |= take(p, l.is_ceval_gil, &out->interp_gil_ptr);
-	err |= take(p, l.ts_size, &out->tstate_size);
-	err |= take(p, l.ts_prev, &out->tstate_prev);
-	err |= take(p, l.ts_next, &out->tstate_next);
-	err |= take(p, l.ts_interp, &out->tstate_interp);
-	err |= take(p, l.ts_current_frame, &out->tstate_current_frame);
-	err |= take(p, l.ts_thread_id, &out->tstate_thread_id);
-	err |= take(p, l.ts_native_thread_id, &out->tstate_native_thread_id);
-	err |= take(p, l.fr_previous, &out->frame_previous);
-	err |= take(p, l.fr_executable, &out->frame_code);
-	err |= take(p, l.fr_instr_ptr, &out->frame_instr_ptr);
-	err |= take(p, l.fr_owner, &out->frame_owner);
-	err |= take(p, l.co_size, &out->code_size);
-	err |= take(p, l.co_filename, &out->code_filename);
-	err |= take(p, l.co_name, &out->code_name);
-	err |= take(p, l.co_qualname, &out->code_qualname);
-	err |= take(p, l.co_linetable, &out->code_linetable);
-	err |= take(p, l.co_firstlineno, &out->code_firstlineno);
-	err |= take(p, l.co_adaptive, &out->code_adaptive);
-	err |= take(p, l.ob_type, &out->object_type);
-	err |= take(p, l.by_ob_size, &out->bytes_size);
-	err |= take(p, l.by_ob_sval, &out->bytes_data);
-	err |= take(p, l.un_state, &out->unicode_state);
-	err |= take(p, l.un_length, &out->unicode_length);
-	err |= take(p, l.un_ascii_size, &out->unicode_ascii_data);
+	err = py_interp_debug_offsets(in, &d);
 	if (err)
-		return -EINVAL;
-	/* _PyRuntimeState can exceed PLAUSIBLE (3.12: 450 KiB, later larger): not a bound */
-	out->runtime_size = (int)(u64_at(p, l.rt_size) & 0x7fffffff);
-	/* the GIL fields are given inside PyInterpreterState._gil; keep them relative */
-	gil = u64_at(p, l.is_gil);
-	locked = u64_at(p, l.is_gil_locked);
-	holder = u64_at(p, l.is_gil_holder);
-	if (locked < gil || holder < gil || locked - gil >= 4096 || holder - gil >= 4096)
-		return -EINVAL;
-	out->gil_locked = (int)(locked - gil);
-	out->gil_last_holder = (int)(holder - gil);
+		return err;
+	return debug_overlay(&d, out);
+}
+
+int py_interp_debug_offsets(const struct py_interp *in, struct py_debug_offsets *d)
+{
+	int err;
+
+	if (!in->debug_offsets_len)
+		return -ENODATA;
+	err = py_debug_offsets_parse(in->debug_offsets, in->debug_offsets_len, d);
+	if (err)
+		return err;
+	if (d->major != in->major || d->minor != in->minor)
+		return -EINVAL; /* the blob and Py_Version disagree: not a file to trust */
 	return 0;
 }

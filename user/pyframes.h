@@ -7,8 +7,11 @@
  *
  * Every value for 3.8-3.13 was read from the DWARF of the pyenv builds and of Debian's 3.11
  * (gdb), computed again with offsetof() against each version's installed headers, and followed
- * in live processes by tests/e2e/check_pyframes.py. 3.14 comes from CPython's published
- * sources only (untested = 1). Sources, commands and output: docs/python-frames.md.
+ * in live processes by tests/e2e/check_pyframes.py. From 3.13 on the interpreter carries its
+ * own offsets (_Py_DebugOffsets, below): py_frame_offsets_of() takes them from the ELF file and
+ * the table supplies only what they lack; tests/e2e/check_debug_offsets.py compares the result
+ * with offsetof() compiled against the headers of Debian's 3.13.18, 3.14.10 and 3.15.2.
+ * Sources, commands and output: docs/python-frames.md.
  *
  * The walk, in short (see the doc for the costs and the reasons):
  *   tstate:  the thread list of the interpreter, matched on thread_id, which is pthread_self()
@@ -18,7 +21,7 @@
  *   frame:   3.8-3.10 tstate->frame (PyFrameObject); 3.11/3.12 tstate->cframe->current_frame;
  *            3.13+ tstate->current_frame (both _PyInterpreterFrame)
  *   next:    frame_previous; in 3.12+ skip frames whose owner >= frame_owner_incomplete
- *   code:    frame_code, with the low frame_code_tag_bits cleared (3.14 _PyStackRef)
+ *   code:    frame_code, with the low frame_code_tag_bits cleared (3.14+ _PyStackRef)
  *   offset:  3.8-3.10 f_lasti * lasti_unit; 3.11+ frame_instr_ptr value - (code + code_adaptive)
  *   line:    py_code_line() (pylines.h) on the bytes of code_linetable
  */
@@ -29,7 +32,7 @@
 #include <stdint.h>
 
 /*
- * PyASCIIObject.state (Include/cpython/unicodeobject.h), the same bits in 3.8-3.14 default
+ * PyASCIIObject.state (Include/cpython/unicodeobject.h), the same bits in 3.8-3.15 default
  * builds: interned:2, kind:3, compact:1, ascii:1, then ready:1 (<= 3.11) or
  * statically_allocated:1 (3.12+). A string whose state has COMPACT and ASCII set keeps its
  * characters right after the PyASCIIObject header (unicode_ascii_data), NUL-terminated, length
@@ -46,7 +49,7 @@
  */
 struct py_frame_offsets {
 	int major, minor;
-	int untested; /* 1: from published sources only, never run here */
+	int untested; /* 1: the stack walk was never followed in a live process of this version */
 
 	/* _PyRuntime (the symbol; 3.13+: debug offsets first) */
 	int runtime_size;	       /* sizeof(_PyRuntimeState), = st_size of the symbol */
@@ -82,7 +85,7 @@ struct py_frame_offsets {
 	/* the frame: PyFrameObject (3.8-3.10) or _PyInterpreterFrame (3.11+) */
 	int frame_previous;	    /* f_back / previous */
 	int frame_code;		    /* f_code (3.8-3.12) / f_executable (3.13+) */
-	int frame_code_tag_bits;    /* low bits to clear in frame_code (3.14 _PyStackRef) */
+	int frame_code_tag_bits;    /* low bits to clear in frame_code (3.14+ _PyStackRef) */
 	int frame_lasti;	    /* int f_lasti (3.8-3.10) */
 	int lasti_unit;		    /* bytes per f_lasti step: 1 (3.8, 3.9), 2 (3.10) */
 	int frame_instr_ptr;	    /* prev_instr (3.11, 3.12) / instr_ptr (3.13+) */
@@ -109,7 +112,11 @@ struct py_frame_offsets {
 	int unicode_ascii_data; /* sizeof(PyASCIIObject): compact ASCII characters */
 };
 
-/* The table entry for a version, NULL when unknown (before 3.8, after 3.14, not 3.x). */
+/*
+ * The table entry for a version, NULL when unknown (before 3.8, after 3.15, not 3.x). From 3.14
+ * on the entry holds only what _Py_DebugOffsets does not give (everything it gives is -1): use
+ * py_frame_offsets_of() for a binary, which fills the rest from the binary itself.
+ */
 const struct py_frame_offsets *py_frame_offsets_for(int major, int minor);
 
 /* The fields of struct py_frame_offsets by name, ending with {NULL, 0}: for listings and tests. */
@@ -120,20 +127,74 @@ struct py_frame_offset_field {
 extern const struct py_frame_offset_field py_frame_offset_fields[];
 
 /*
- * _Py_DebugOffsets (3.13+), the first field of _PyRuntime: "xdebugpy", PY_VERSION_HEX, then
- * groups of uint64_t offsets (Include/internal/pycore_runtime.h in 3.13,
- * pycore_debug_offsets.h in 3.14). The groups grow between versions (3.14 inserts
- * interpreter_state.threads_main, ...), so the layout is chosen by the version in the blob.
+ * _Py_DebugOffsets (3.13+), the first field of _PyRuntime and, in the ELF file, the first bytes
+ * of the .PyRuntime section's static initializer: char cookie[8] = "xdebugpy", uint64_t version
+ * (PY_VERSION_HEX), uint64_t free_threaded, then groups of uint64_t offsets and sizes, declared
+ * in Include/internal/pycore_runtime.h (3.13) and pycore_debug_offsets.h (3.14, 3.15). The
+ * groups grow between versions (3.14 inserts interpreter_state.threads_main, 3.15
+ * thread_state.base_frame, ...), so the shape is chosen by the version in the blob, and a
+ * version whose shape is not written in pyframes.c is refused, never guessed.
  *
- * Fill *out from the blob read at the start of _PyRuntime: the static entry for that version
- * first (for what the blob does not carry: cframe, tag bits, owner values, line table format),
- * then every offset the blob gives. Returns 0, -EINVAL when the cookie is wrong or an offset is
- * implausible (>= 1 MiB), -ENOTSUP for a free-threaded build or a version whose layout is not
- * known, -ENODATA when len is shorter than that layout.
+ * What cowtrace takes from it, for any shape: byte offsets and sizes as the interpreter's own
+ * compiler computed them, each checked to lie inside the structure whose size the blob gives.
+ * -1 where the shape has no such field.
+ */
+struct py_debug_offsets {
+	int major, minor, micro; /* from version */
+	int runtime_size, runtime_interpreters_head;
+	int interp_size, interp_next, interp_threads_head;
+	int interp_ceval_gil; /* ceval.gil: struct _gil_runtime_state *, the GIL in use */
+	int interp_gil, interp_gil_locked, interp_gil_holder; /* the embedded _gil, its fields */
+	int tstate_size, tstate_prev, tstate_next, tstate_interp, tstate_current_frame,
+	    tstate_thread_id, tstate_native_thread_id;
+	int frame_size, frame_previous, frame_executable, frame_instr_ptr, frame_owner;
+	int code_size, code_filename, code_name, code_qualname, code_linetable, code_firstlineno,
+	    code_adaptive;
+	int object_size, object_type;
+	int type_size, type_name, type_flags, type_basicsize; /* tp_basicsize: 3.15+ */
+	int bytes_size, bytes_ob_size, bytes_sval;
+	int unicode_size, unicode_state, unicode_length, unicode_ascii_size;
+};
+
+/*
+ * Parse the blob read at the start of _PyRuntime (len bytes; more than the shape is fine).
+ * Returns 0, or, checked in this order:
+ *   -ENODATA  len is shorter than the 24-byte header or than the version's shape
+ *   -EINVAL   the cookie is not "xdebugpy", or free_threaded is neither 0 nor 1
+ *   -ENOTSUP  free_threaded is 1 (cowtrace declines free-threaded builds), or the version is
+ *             not one whose shape is known: 3.13, 3.14, 3.15, release candidates and finals
+ *   -EINVAL   an implausible value: an offset >= 1 MiB or outside its structure, PyObject not
+ *             16 bytes with ob_type at 8 (not a 64-bit default build)
+ * *out is written only on success.
+ */
+int py_debug_offsets_parse(const void *blob, size_t len, struct py_debug_offsets *out);
+
+struct py_interp;
+/* The debug offsets a 3.13+ binary carries (struct py_interp's blob, parsed): 0, -ENODATA when
+ * it has none, -EINVAL when they name another version than the binary does, or what
+ * py_debug_offsets_parse() returns. */
+int py_interp_debug_offsets(const struct py_interp *in, struct py_debug_offsets *d);
+
+/*
+ * Fill *out from the blob: the table entry for the blob's version first (for what the blob does
+ * not carry: cframe, tag bits, owner values, line table format), then every offset the blob
+ * gives. Returns what py_debug_offsets_parse() returns; *out is written only on success.
  */
 int py_frame_offsets_from_debug(const void *blob, size_t len, struct py_frame_offsets *out);
 
-/* Bytes to read from the start of _PyRuntime so that any known layout fits. */
+/*
+ * The offsets for one interpreter binary (py_interp_inspect()): for 3.8-3.12 the table entry;
+ * for 3.13+ the table entry overlaid with the binary's own _Py_DebugOffsets (the blob that
+ * py_interp_inspect() stored in *in). Returns 0, -ENOTSUP for a version or blob shape that is
+ * not known or a free-threaded build, -ENODATA when a 3.13+ binary gave no blob, -EINVAL when
+ * the blob is malformed or names another version than the binary's Py_Version.
+ */
+int py_frame_offsets_of(const struct py_interp *in, struct py_frame_offsets *out);
+
+/*
+ * Bytes to read from the start of _PyRuntime so that any known shape fits: 584 (3.13), 760
+ * (3.14), 888 (3.15); pyframes.c checks each at compile time.
+ */
 #define PY_DEBUG_OFFSETS_MAX 1024
 
 #endif /* COWTRACE_PYFRAMES_H */

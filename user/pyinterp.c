@@ -723,6 +723,32 @@ static bool find_load_base(struct img *im, unsigned long *vaddr)
 	return false;
 }
 
+/*
+ * _Py_DebugOffsets (3.13+): the first bytes of _PyRuntime. The symbol lies in .PyRuntime, a
+ * PROGBITS section holding the structure's static initializer, so the file has the blob at the
+ * symbol's file offset. sym_to_off() has checked that the symbol's whole extent lies in its
+ * section and the section in the file; fewer bytes than a shape needs are stored as they are
+ * and refused by the parser. The blob's own free_threaded flag (0 or 1 after the cookie and
+ * the version, Include/internal/pycore_debug_offsets.h) marks a free-threaded build even when
+ * neither its symbols nor its ABI tag did.
+ */
+static void read_debug_offsets(const struct img *im, struct py_interp *out)
+{
+	const GElf_Sym *s = &im->runtime.s;
+	uint64_t off, n;
+
+	if (!im->runtime.found || out->major != 3 || out->minor < 13 || !im->is64 || im->msb)
+		return;
+	if (s->st_size == 0 || !sym_to_off(im, s, false, &off))
+		return;
+	n = s->st_size < PY_DEBUG_OFFSETS_MAX ? s->st_size : PY_DEBUG_OFFSETS_MAX;
+	memcpy(out->debug_offsets, im->raw + off, n);
+	out->debug_offsets_len = (unsigned int)n;
+	if (n >= 24 && !memcmp(out->debug_offsets, "xdebugpy", 8) &&
+	    rd64(out->debug_offsets + 16, false) == 1)
+		out->free_threaded = true;
+}
+
 static int inspect_elf(struct img *im, struct py_interp *out)
 {
 	GElf_Ehdr eh;
@@ -748,6 +774,7 @@ static int inspect_elf(struct img *im, struct py_interp *out)
 
 	find_version(im, out);
 	out->free_threaded = im->ft_symbol.found || im->soabi_t;
+	read_debug_offsets(im, out);
 	if (im->runtime.found && find_load_base(im, &out->load_vaddr)) {
 		out->runtime_vaddr = im->runtime.s.st_value;
 		out->runtime_size = im->runtime.s.st_size;
@@ -797,11 +824,11 @@ int py_interp_inspect(const char *path, struct py_interp *out)
 		goto out_close;
 	}
 	/*
-	 * Mapped, not read: a 30 MB libpython then costs a few page faults. Like libbpf, this
-	 * would take SIGBUS if someone truncated the file while we read it; installers replace
-	 * interpreters by rename, which leaves our inode whole.
+	 * Read, not mapped: the file can belong to the traced program, which could truncate it
+	 * while we parse it, and a truncated mapping is a SIGBUS in cowtrace. libelf reads the
+	 * headers now and each section's data when asked (pread), and a short read is an error.
 	 */
-	im.elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	im.elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!im.elf) {
 		err = -ENOEXEC;
 		goto out_close;

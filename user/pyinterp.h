@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "pyframes.h" /* PY_DEBUG_OFFSETS_MAX */
+
 enum py_gc_source { PY_GC_NONE, PY_GC_USDT, PY_GC_UPROBE };
 
 struct py_interp {
@@ -25,7 +27,7 @@ struct py_interp {
 	ino_t ino;
 	/* 0,0,0 when unknown; micro is 0 when only the ABI tag ("cpython-39") gave the version */
 	int major, minor, micro;
-	bool free_threaded;	     /* 3.13t/3.14t: report as unsupported later */
+	bool free_threaded;	     /* 3.13t+: symbols, ABI tag or _Py_DebugOffsets say so */
 	bool has_usdt_gc;	     /* .note.stapsdt has provider python, gc__start AND gc__done */
 	enum py_gc_source gc_source; /* USDT preferred; else UPROBE when a collector is found */
 	/*
@@ -60,6 +62,16 @@ struct py_interp {
 	unsigned long runtime_vaddr;
 	unsigned long runtime_size;
 	unsigned long load_vaddr;
+	/*
+	 * 3.13+ (ELFCLASS64, little-endian): the first bytes of _PyRuntime as the file holds them,
+	 * i.e. _Py_DebugOffsets in the static initializer of the .PyRuntime section, for
+	 * py_frame_offsets_of() and py_layout_of(). min(st_size, PY_DEBUG_OFFSETS_MAX) bytes, taken
+	 * only when the symbol's whole extent lies in a section present in the file; stored as
+	 * read, cookie and all (the parser checks them). debug_offsets_len is 0 when there is no
+	 * such blob: before 3.13, no _PyRuntime, or bytes not in the file.
+	 */
+	unsigned int debug_offsets_len;
+	unsigned char debug_offsets[PY_DEBUG_OFFSETS_MAX];
 };
 
 /*

@@ -9,22 +9,33 @@
  *   needs the radix tree that 3.10 introduced and enables by default on 64-bit) from 3.10.
  *   Measured with sys._debugmallocstats() on pyenv 3.8.18-3.13.0: "N unused pools * 4096
  *   bytes" (3.8, 3.9) and "* 16384 bytes" (3.10-3.13), 48 bytes lost to each pool header.
+ *   3.13.18, 3.14.10 and 3.15.2 (Debian): the same macros in their pycore_obmalloc.h, printed
+ *   by a program compiled against them (POOL_SIZE 16384, POOL_OVERHEAD 48, ALIGNMENT 16,
+ *   SMALL_REQUEST_THRESHOLD 512; tests/e2e/check_debug_offsets.py), and _debugmallocstats()
+ *   "* 16384 bytes", "1048576 bytes/arena" (3.15: ARENA_BITS 20, or 21 only with
+ *   PYMALLOC_USE_HUGEPAGES, which Debian's pyconfig.h leaves undefined), pool headers 48 each.
  *
  * Objects (Include/object.h, Include/cpython/object.h, Include/internal/pycore_gc.h,
  * Include/internal/pycore_object.h):
  *   PyGC_Head is {uintptr_t _gc_next, _gc_prev} since 3.8 (bpo-33597), 16 bytes right before
  *   the object. _PyType_PreHeaderSize(tp) = IS_GC(tp) * sizeof(PyGC_Head) +
  *   HasFeature(tp, X) * 2 * sizeof(PyObject *), X = Py_TPFLAGS_MANAGED_DICT in 3.11,
- *   Py_TPFLAGS_PREHEADER (MANAGED_WEAKREF | MANAGED_DICT) in 3.12, 3.13 and 3.14 (read in the
- *   installed 3.11.7, 3.12.1 and 3.13.0 headers; 3.14 from the published source).
+ *   Py_TPFLAGS_PREHEADER (MANAGED_WEAKREF | MANAGED_DICT) in 3.12-3.15 (read in the installed
+ *   3.11.7, 3.12.1 and 3.13.0 headers, and in Debian's 3.14.10 and 3.15.2 pycore_object.h,
+ *   where _PyType_PreHeaderSize() is unchanged).
  *   tp_name 24, tp_basicsize 32, tp_flags 168: offsetof() compiled against the installed
- *   headers of 3.8.18, 3.9.18, 3.10.13, 3.11.7 (pyenv and Debian 3.11.2), 3.12.1 and 3.13.0;
- *   3.14 did not change the start of PyTypeObject.
+ *   headers of 3.8.18, 3.9.18, 3.10.13, 3.11.7 (pyenv and Debian 3.11.2), 3.12.1, 3.13.0,
+ *   and Debian's 3.13.18, 3.14.10 and 3.15.2. From 3.13 py_layout_of() takes tp_name and
+ *   tp_flags (and tp_basicsize, 3.15) from the binary's _Py_DebugOffsets instead.
  *   sizeof(PyASCIIObject) 48 up to 3.11 (it still has wstr), 40 from 3.12 (PEP 623 removed it):
- *   sys.getsizeof("a") is 50 (3.8-3.11) and 42 (3.12+), str.__basicsize__ 80 and 64.
+ *   sys.getsizeof("a") is 50 (3.8-3.11) and 42 (3.12-3.15), str.__basicsize__ 80 and 64.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "pyframes.h"
+#include "pyinterp.h"
 #include "pylayout.h"
 
 #define POOL_4K	 4096
@@ -45,8 +56,10 @@ static const struct py_layout layouts[] = {
     LAYOUT(11, POOL_16K, PY_TPFLAGS_MANAGED_DICT, 48, true),
     LAYOUT(12, POOL_16K, PY_TPFLAGS_MANAGED_DICT | PY_TPFLAGS_MANAGED_WEAKREF, 40, true),
     LAYOUT(13, POOL_16K, PY_TPFLAGS_MANAGED_DICT | PY_TPFLAGS_MANAGED_WEAKREF, 40, true),
-    /* 3.14: from the published headers only; no 3.14 interpreter was available to measure */
-    LAYOUT(14, POOL_16K, PY_TPFLAGS_MANAGED_DICT | PY_TPFLAGS_MANAGED_WEAKREF, 40, false),
+    /* 3.14: Debian's 3.14.10 headers and binary (first written from the published sources) */
+    LAYOUT(14, POOL_16K, PY_TPFLAGS_MANAGED_DICT | PY_TPFLAGS_MANAGED_WEAKREF, 40, true),
+    /* 3.15: Debian's 3.15.2 headers and binary */
+    LAYOUT(15, POOL_16K, PY_TPFLAGS_MANAGED_DICT | PY_TPFLAGS_MANAGED_WEAKREF, 40, true),
 };
 
 const struct py_layout *py_layout_for(int major, int minor)
@@ -59,6 +72,39 @@ const struct py_layout *py_layout_for(int major, int minor)
 	return NULL;
 }
 
+int py_layout_of(const struct py_interp *in, struct py_layout *out)
+{
+	const struct py_layout *base;
+	struct py_debug_offsets d;
+	struct py_layout L;
+	int err;
+
+	if (!in || !out)
+		return -EINVAL;
+	if (in->free_threaded)
+		return -ENOTSUP;
+	base = py_layout_for(in->major, in->minor);
+	if (!base)
+		return -ENOTSUP;
+	if (in->minor < 13) {
+		*out = *base;
+		return 0;
+	}
+	err = py_interp_debug_offsets(in, &d);
+	if (err)
+		return err;
+	L = *base;
+	/* offsets inside PyTypeObject and sizeof(PyASCIIObject), as the binary was compiled */
+	L.tp_name_off = (unsigned int)d.type_name;
+	L.tp_flags_off = (unsigned int)d.type_flags;
+	if (d.type_basicsize >= 0)
+		L.tp_basicsize_off = (unsigned int)d.type_basicsize;
+	L.str_ascii_size = (unsigned int)d.unicode_ascii_size;
+	L.tested = true;
+	*out = L;
+	return 0;
+}
+
 /*
  * 3.12 and 3.13 (PEP 683): _Py_IsImmortal() is "(int32_t)ob_refcnt < 0" on 64-bit, and
  * immortal objects start at _Py_IMMORTAL_REFCNT = UINT_MAX; Py_INCREF writes only the low 32
@@ -67,6 +113,12 @@ const struct py_layout *py_layout_for(int major, int minor)
  * ob_flags; _Py_IsImmortal() is still "(int32_t)ob_refcnt < 0", immortals start at
  * 3 << 30 (0xC0000000) with ob_flags _Py_IMMORTAL_FLAGS (1) or | _Py_STATICALLY_ALLOCATED_FLAG
  * (4); increfs stop at 0xC0000000, decrefs at the sign bit, ob_overflow is never written.
+ * 3.15 (Include/refcount.h, Include/object.h of 3.15.2): the same rule and values,
+ * _Py_IMMORTAL_INITIAL_REFCNT 3 << 30, _Py_IMMORTAL_MINIMUM_REFCNT 1 << 31,
+ * _Py_STATIC_IMMORTAL_INITIAL_REFCNT 0xC0000000 | 5 << 48; ob_flags adds
+ * _Py_LEGACY_ABI_CHECK_FLAG (2, set by PyModuleDef_Init() on static module definitions), so
+ * its flag bits are still within 0..7. Measured on the Debian builds through ctypes: None and
+ * int read 0x50000c0000000 in 3.14.10 and 3.15.2 (0xffffffff in 3.13.18).
  */
 bool py_refcnt_immortal(const struct py_layout *L, unsigned long long refcnt)
 {

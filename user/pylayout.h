@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Per-version memory layout of CPython objects and of pymalloc, for 64-bit default (GIL) builds
- * of CPython 3.8 to 3.14, as far as the copy-on-write decoder (pyobj.c) and the type validator
- * (pytypes.c) need it. Every value is cited in pylayout.c. Free-threaded builds have no
- * PyGC_Head and use mimalloc: they are refused before a layout is ever asked for.
+ * of CPython 3.8 to 3.15, as far as the copy-on-write decoder (pyobj.c) and the type validator
+ * (pytypes.c) need it. Every value is cited in pylayout.c. From 3.13 on, py_layout_of() takes
+ * the type and string offsets from the interpreter's own _Py_DebugOffsets (pyframes.h).
+ * Free-threaded builds have no PyGC_Head and use mimalloc: they are refused.
  */
 #ifndef COWTRACE_PYLAYOUT_H
 #define COWTRACE_PYLAYOUT_H
 
 #include <stdbool.h>
 
-/* tp_flags bits (Include/object.h; same values in 3.8-3.14 where they exist) */
+/* tp_flags bits (Include/object.h; same values in 3.8-3.15 where they exist) */
 #define PY_TPFLAGS_MANAGED_WEAKREF  (1UL << 3) /* 3.12+ */
 #define PY_TPFLAGS_MANAGED_DICT	    (1UL << 4) /* 3.11+ */
 #define PY_TPFLAGS_HEAPTYPE	    (1UL << 9)
@@ -38,15 +39,30 @@ struct py_layout {
 	 * built-in type whose instances can be smaller than tp_basicsize.
 	 */
 	unsigned int str_ascii_size;
-	bool tested; /* false where the layout comes from published sources only (3.14) */
+	/* false where an entry comes from published sources only, never run here (none today:
+	 * 3.14 and 3.15 were compared with Debian's 3.14.10 and 3.15.2) */
+	bool tested;
 };
 
-/* NULL: not a version cowtrace can decode (before 3.8, after 3.14, or nonsense). */
+/* The static entry, for 3.8-3.15; NULL for anything else. From 3.13 on, use py_layout_of(),
+ * which takes the binary's own offsets. */
 const struct py_layout *py_layout_for(int major, int minor);
+
+struct py_interp;
+
+/*
+ * The layout for one interpreter binary (py_interp_inspect()): the static facts of its version
+ * (pool geometry, GC head, pre-header, immortality rule: 3.8-3.15), with, for 3.13+,
+ * tp_name, tp_flags, tp_basicsize (3.15 only; the PyTypeObject start did not move) and
+ * sizeof(PyASCIIObject) taken from the binary's _Py_DebugOffsets. Returns 0, -ENOTSUP for an
+ * unknown version or blob shape or a free-threaded build, -ENODATA when a 3.13+ binary gave no
+ * blob, -EINVAL for a malformed blob or one that names another version than the binary.
+ */
+int py_layout_of(const struct py_interp *in, struct py_layout *out);
 
 /*
  * Is refcnt (the 8 bytes at ob_refcnt, as read) the count of an immortal object in this
- * version? Never before 3.12 (PEP 683).
+ * version? Never before 3.12 (PEP 683); the rules per version are in pylayout.c.
  */
 bool py_refcnt_immortal(const struct py_layout *L, unsigned long long refcnt);
 

@@ -11,6 +11,17 @@
 
 #include "pylines.h"
 
+/*
+ * Lines are ints in CPython, and every line a real table reaches is one: a running line that
+ * leaves the int range (co_firstlineno near INT_MAX, then a step up) makes the table malformed.
+ * The running line and address are kept in 64 bits, where one more step (at most 2^29 lines,
+ * 255 bytes) cannot overflow, and the line is checked after each step.
+ */
+static bool line_ok(int64_t line)
+{
+	return line >= INT32_MIN && line <= INT32_MAX;
+}
+
 enum py_linetable_format py_linetable_format_for(int major, int minor)
 {
 	if (major != 3 || minor < 8)
@@ -29,15 +40,17 @@ enum py_linetable_format py_linetable_format_for(int major, int minor)
  */
 static int line_lnotab(const unsigned char *t, size_t len, int firstlineno, int addrq)
 {
-	int line = firstlineno, addr = 0;
+	int64_t line = firstlineno, addr = 0;
 
 	for (size_t i = 0; i + 1 < len; i += 2) {
 		addr += t[i];
 		if (addr > addrq)
 			break;
 		line += (signed char)t[i + 1];
+		if (!line_ok(line))
+			return -1;
 	}
-	return line;
+	return (int)line;
 }
 
 /*
@@ -49,7 +62,7 @@ static int line_lnotab(const unsigned char *t, size_t len, int firstlineno, int 
  */
 static int line_310(const unsigned char *t, size_t len, int firstlineno, int addrq)
 {
-	int computed = firstlineno, start, end = 0, line = -1;
+	int64_t computed = firstlineno, start, end = 0, line = -1;
 	size_t i = 0;
 
 	for (;;) {
@@ -70,11 +83,13 @@ static int line_310(const unsigned char *t, size_t len, int firstlineno, int add
 				line = -1;
 			} else {
 				computed += ldelta;
+				if (!line_ok(computed))
+					return -1;
 				line = computed;
 			}
 		} while (start == end);
 		if (addrq < end)
-			return addrq >= start ? line : -1;
+			return addrq >= start ? (int)line : -1;
 	}
 }
 
@@ -107,12 +122,13 @@ static bool read_varint(const unsigned char *t, size_t len, size_t *i, unsigned 
 
 static int line_locations(const unsigned char *t, size_t len, int firstlineno, int addrq)
 {
-	int computed = firstlineno, end = 0;
+	int64_t computed = firstlineno, end = 0;
 	size_t i = 0;
 
 	while (i < len) {
 		unsigned char first = t[i];
-		int code = (first >> 3) & 15, start = end, delta = 0, line;
+		int code = (first >> 3) & 15, delta = 0;
+		int64_t start = end, line;
 		size_t next = i + 1;
 
 		if (!(first & 128))
@@ -127,10 +143,12 @@ static int line_locations(const unsigned char *t, size_t len, int firstlineno, i
 			delta = code - 10;
 		}
 		computed += delta;
+		if (!line_ok(computed))
+			return -1;
 		line = code == 15 ? -1 : computed;
 		end += ((first & 7) + 1) * 2;
 		if (addrq >= start && addrq < end)
-			return line;
+			return (int)line;
 		/* the next entry begins at the next byte with bit 7 set */
 		i++;
 		while (i < len && !(t[i] & 128))

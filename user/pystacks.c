@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,8 +318,14 @@ static char *frame_name(const struct py_frame_offsets *off, const struct code_in
 	if (!c->valid)
 		return strdup("?");
 	if (off->frame_lasti >= 0) {
-		/* f_lasti: -1 before the first instruction */
-		offset = (long long)(__s64)instr * (off->lasti_unit > 0 ? off->lasti_unit : 1);
+		/* f_lasti, an int: -1 before the first instruction. Anything else is not a frame's
+		 * (and would overflow the product): no line. */
+		__s64 lasti = (__s64)instr;
+
+		if (lasti >= INT_MIN && lasti <= INT_MAX)
+			offset = lasti * (off->lasti_unit > 0 ? off->lasti_unit : 1);
+		else
+			offset = LLONG_MAX;
 	} else {
 		offset = (long long)(instr - (c->code + off->code_adaptive));
 	}

@@ -40,6 +40,7 @@ struct entry {
 	uint64_t used;	 /* clock when last asked for */
 	uint8_t state;
 	int8_t verdict; /* -1 not decided yet, 0 not a type, 1 a type */
+	bool unready;	/* a type header but PyType_Ready() not done yet: ask again */
 	char name[NAME_LEN];
 };
 
@@ -194,8 +195,16 @@ static void parse(const struct py_type_cache *c, const struct mem_reader *r, uin
 	 * every type of every object reachable in the installed 3.8-3.13 interpreters has the
 	 * flag): half of all garbage fails here.
 	 */
-	if (!(x->flags & PY_TPFLAGS_READY))
+	if (!(x->flags & PY_TPFLAGS_READY)) {
+		/*
+		 * Or a type that is not ready yet: a copy decoded while the interpreter starts
+		 * (COMMAND traced from its exec) can point at a static type that its
+		 * PyType_Ready() has not reached. Not cached, or that type would stay unknown
+		 * for the whole family.
+		 */
+		x->unready = true;
 		return;
+	}
 	x->basicsize = bs;
 	if (!read_name(r, name_ptr, x->name))
 		return;
@@ -219,7 +228,7 @@ static struct entry *fetch(struct py_type_cache *c, const struct mem_reader *r, 
 			break;
 		}
 	}
-	if (x && (x->verdict != 0 || c->clock - x->filled <= NEG_TTL)) {
+	if (x && (x->verdict != 0 || (!x->unready && c->clock - x->filled <= NEG_TTL))) {
 		c->hits++;
 		x->used = c->clock;
 		return x;

@@ -6,6 +6,8 @@
 #include "json.h"
 #include "report.h"
 #include "stackout.h"
+#include "textesc.h"
+#include "tracees.h"
 
 #define PAGE_BYTES 4096ULL
 #define MIB	   (1024.0 * 1024.0)
@@ -32,8 +34,11 @@ const struct report_figure report_figures[] = {
 	{ "unattributed", "copies with no decoded event (lost events, --counts-only)" },
 	{ "worker_pages_max", "the most pages any one worker copied" },
 	{ "worker_gc_max", "the most gc pages any one worker copied" },
+	{ "gc_header", "gc pages copied by writing an object's GC header (decoded; not freeing)" },
+	{ "worker_gc_header_max", "the most gc_header pages of any one worker: 0 with gc.freeze() "
+				  "right before fork" },
 	{ "processes", "processes traced" },
-	{ "workers", "processes forked from a traced process" },
+	{ "workers", "processes forked by a CPython process, running its interpreter" },
 	{ "lost_events", "events lost to a full buffer (counts stay exact)" },
 	{ "duration_s", "seconds traced" },
 	{},
@@ -86,6 +91,7 @@ double report_figure_value(const struct report *r, const char *name)
 	const struct report_counts *t = &r->total;
 	unsigned long long pages = report_pages(t), gc = report_gc(t), best = 0;
 	bool want_gc = !strcmp(name, "worker_gc_max");
+	bool want_header = !strcmp(name, "worker_gc_header_max");
 	size_t i;
 
 	if (!strcmp(name, "pages"))
@@ -108,14 +114,18 @@ double report_figure_value(const struct report *r, const char *name)
 		return pages - gc;
 	if (!strcmp(name, "processes"))
 		return r->nprocs;
-	if (!strcmp(name, "workers") || !strcmp(name, "worker_pages_max") || want_gc) {
+	if (!strcmp(name, "gc_header"))
+		return r->gc_header;
+	if (!strcmp(name, "workers") || !strcmp(name, "worker_pages_max") || want_gc ||
+	    want_header) {
 		for (i = 0; i < r->nprocs; i++) {
 			const struct report_proc *p = &r->procs[i];
 			unsigned long long v;
 
 			if (p->info.role != ROLE_WORKER)
 				continue;
-			v = want_gc ? report_gc(&p->counts) : report_pages(&p->counts);
+			v = want_gc ? report_gc(&p->counts) : want_header ? p->gc_header
+								      : report_pages(&p->counts);
 			if (!strcmp(name, "workers"))
 				best++;
 			else if (v > best)
@@ -133,11 +143,6 @@ double report_figure_value(const struct report *r, const char *name)
 	if (!strcmp(name, "duration_s"))
 		return r->duration_s;
 	return 0;
-}
-
-static const char *role_name(__u32 role)
-{
-	return role == ROLE_ROOT ? "root" : "worker";
 }
 
 /* wait(2) status to the shell's convention: the exit status, or 128 + the signal. */
@@ -228,7 +233,7 @@ static void text_breakdown(FILE *f, const struct report *r, const char *by, size
 	unsigned long long pages = report_pages(&r->total), decoded = 0;
 	struct group *g = calloc(r->nrows ? r->nrows : 1, sizeof(*g));
 	size_t i, j, n = 0;
-	char key[160];
+	char key[160], esc[4 * 160];
 
 	if (!g)
 		return;
@@ -249,13 +254,83 @@ static void text_breakdown(FILE *f, const struct report *r, const char *by, size
 							   : !strcmp(by, "type")  ? "TYPE"
 										  : "REGION");
 	for (i = 0; i < n && i < top; i++)
-		fprintf(f, "%9llu %6.1f  %s\n", g[i].pages, pct(g[i].pages, pages), g[i].key);
+		fprintf(f, "%9llu %6.1f  %s\n", g[i].pages, pct(g[i].pages, pages),
+			text_esc(esc, sizeof(esc), g[i].key));
 	if (n > top)
 		fprintf(f, "%9s %6s  (%zu more; --json has them all)\n", "", "", n - top);
 	if (decoded < pages)
 		fprintf(f, "%9llu %6.1f  (no decoded event: lost or not attributed)\n",
 			pages - decoded, pct(pages - decoded, pages));
 	free(g);
+}
+
+/* Is any traced process in a pid namespace of its own (a container)? */
+static bool any_namespaced(const struct report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nprocs; i++)
+		if (r->procs[i].ns_pid > 0 && (unsigned int)r->procs[i].ns_pid != r->procs[i].info.pid)
+			return true;
+	return false;
+}
+
+/*
+ * The process table. When some process runs in a pid namespace of its own, a NSPID column
+ * gives the pid its container knows it by, and the cgroups of the processes follow the table.
+ */
+static void text_procs(FILE *f, const struct report *r)
+{
+	bool ns = any_namespaced(r);
+	char esc[4 * 256];
+	size_t i, j;
+
+	fprintf(f, "\n%8s %8s", "PID", "PPID");
+	if (ns)
+		fprintf(f, " %8s", "NSPID");
+	/* copied MiB are in the summary above; RSS, PSS and USS are whole MiB */
+	fprintf(f, " %-16s %-6s %8s %6s %6s %6s %6s  %s\n", "COMM", "ROLE", "PAGES", "GC%", "RSS",
+		"PSS", "USS", "PYTHON");
+	for (i = 0; i < r->nprocs; i++) {
+		const struct report_proc *p = &r->procs[i];
+		unsigned long long pp = report_pages(&p->counts);
+		char py[48] = "-", comm[4 * COWTRACE_COMM_LEN];
+
+		if (p->py_version)
+			snprintf(py, sizeof(py), "%s %s", p->py_version, p->gc_source);
+		fprintf(f, "%8u %8u", p->info.pid, p->info.ppid);
+		if (ns && p->ns_pid > 0)
+			fprintf(f, " %8d", p->ns_pid);
+		else if (ns)
+			fprintf(f, " %8s", "?");
+		fprintf(f, " %-16.16s %-6s %8llu %6.1f", text_esc(comm, sizeof(comm), p->info.comm),
+			cow_role_name(p->info.role), pp, pct(report_gc(&p->counts), pp));
+		if (p->mem_s >= 0)
+			fprintf(f, " %6.0f %6.0f %6.0f", p->mem.rss_kb / 1024.0,
+				p->mem.pss_kb / 1024.0, p->mem.uss_kb / 1024.0);
+		else
+			fprintf(f, " %6s %6s %6s", "-", "-", "-");
+		fprintf(f, "  %s%s\n", py, (p->info.flags & PROC_EXITED) ? "" : " (alive)");
+	}
+	if (!ns)
+		return;
+	/* each cgroup once, with its pids, in the table's order */
+	for (i = 0; i < r->nprocs; i++) {
+		const char *cg = r->procs[i].cgroup;
+		bool seen = false;
+
+		if (!cg)
+			continue;
+		for (j = 0; j < i && !seen; j++)
+			seen = r->procs[j].cgroup && !strcmp(r->procs[j].cgroup, cg);
+		if (seen)
+			continue;
+		fprintf(f, "cgroup %s:", text_esc(esc, sizeof(esc), cg));
+		for (j = i; j < r->nprocs; j++)
+			if (r->procs[j].cgroup && !strcmp(r->procs[j].cgroup, cg))
+				fprintf(f, " %u", r->procs[j].info.pid);
+		fputc('\n', f);
+	}
 }
 
 /* With kernel.bpf_stats_enabled: what the BPF programs cost, in all and per copy counted. */
@@ -282,7 +357,6 @@ void report_text(FILE *f, const struct report *r)
 {
 	const struct report_counts *t = &r->total;
 	unsigned long long pages = report_pages(t);
-	size_t i;
 
 	fprintf(f, "cowtrace %s: detector %s, kernel %s, traced %.2f s\n", r->version, r->detector,
 		r->kernel, r->duration_s);
@@ -293,21 +367,12 @@ void report_text(FILE *f, const struct report *r)
 	if (r->lost_events || r->slots_exhausted)
 		fprintf(f, "lost:          %llu events (counts stay exact), %llu processes untraced\n",
 			r->lost_events, r->slots_exhausted);
+	if (r->missed_runs)
+		fprintf(f, "missed:        %llu runs of the BPF programs skipped by the kernel "
+			   "(recursion protection): counts may be low by as much\n",
+			r->missed_runs);
 	text_bpf_stats(f, r);
-	fprintf(f, "\n%8s %8s %-16s %-6s %9s %9s %6s  %s\n", "PID", "PPID", "COMM", "ROLE", "PAGES",
-		"MiB", "GC%", "PYTHON");
-	for (i = 0; i < r->nprocs; i++) {
-		const struct report_proc *p = &r->procs[i];
-		unsigned long long pp = report_pages(&p->counts);
-		char py[48] = "-";
-
-		if (p->py_version)
-			snprintf(py, sizeof(py), "%s %s", p->py_version, p->gc_source);
-		fprintf(f, "%8u %8u %-16.16s %-6s %9llu %9.1f %6.1f  %s%s\n", p->info.pid,
-			p->info.ppid, p->info.comm, role_name(p->info.role), pp,
-			pp * PAGE_BYTES / MIB, pct(report_gc(&p->counts), pp), py,
-			(p->info.flags & PROC_EXITED) ? "" : " (alive)");
-	}
+	text_procs(f, r);
 	if (!r->attribution)
 		return;
 	if (r->by && !strcmp(r->by, "stack")) {
@@ -374,12 +439,36 @@ static void json_proc(struct json_writer *w, const struct report *r, const struc
 	json_uint(w, p->info.pid);
 	json_key(w, "ppid");
 	json_uint(w, p->info.ppid);
+	json_key(w, "ns_pid");
+	if (p->ns_pid > 0)
+		json_uint(w, p->ns_pid);
+	else
+		json_null(w);
+	json_key(w, "cgroup");
+	json_string(w, p->cgroup);
+	json_key(w, "memory");
+	if (p->mem_s >= 0) {
+		json_begin_object(w);
+		json_key(w, "rss_bytes");
+		json_uint(w, p->mem.rss_kb * 1024);
+		json_key(w, "pss_bytes");
+		json_uint(w, p->mem.pss_kb * 1024);
+		json_key(w, "uss_bytes");
+		json_uint(w, p->mem.uss_kb * 1024);
+		json_key(w, "shared_bytes");
+		json_uint(w, p->mem.shared_kb * 1024);
+		json_key(w, "at_s");
+		json_double(w, p->mem_s, 3);
+		json_end_object(w);
+	} else {
+		json_null(w);
+	}
 	json_key(w, "comm");
 	json_string(w, p->info.comm);
 	json_key(w, "cmdline");
 	json_string(w, p->cmdline);
 	json_key(w, "role");
-	json_string(w, role_name(p->info.role));
+	json_string(w, cow_role_name(p->info.role));
 	json_key(w, "exec");
 	json_bool(w, p->info.flags & PROC_EXECED);
 	json_key(w, "start_s");
@@ -390,7 +479,7 @@ static void json_proc(struct json_writer *w, const struct report *r, const struc
 	else
 		json_null(w);
 	json_key(w, "exit_code");
-	if (p->info.flags & PROC_EXITED)
+	if ((p->info.flags & PROC_EXITED) && !(p->info.flags & PROC_EXIT_UNSEEN))
 		json_int(w, exit_code_of(p->info.exit_code));
 	else
 		json_null(w);
@@ -406,6 +495,11 @@ static void json_proc(struct json_writer *w, const struct report *r, const struc
 		json_null(w);
 	}
 	json_counts(w, &p->counts, p->causes);
+	json_key(w, "gc_header_pages");
+	if (r->attribution)
+		json_uint(w, p->gc_header);
+	else
+		json_null(w);
 	json_end_object(w);
 }
 
@@ -455,9 +549,16 @@ int report_json(FILE *f, const struct report *r)
 	json_uint(w, r->lost_events);
 	json_key(w, "untraced_processes");
 	json_uint(w, r->slots_exhausted);
+	json_key(w, "missed_bpf_runs");
+	json_uint(w, r->missed_runs);
 	json_key(w, "totals");
 	json_begin_object(w);
 	json_counts(w, &r->total, r->causes);
+	json_key(w, "gc_header_pages");
+	if (r->attribution)
+		json_uint(w, r->gc_header);
+	else
+		json_null(w);
 	json_end_object(w);
 	json_key(w, "attribution");
 	json_bool(w, r->attribution);

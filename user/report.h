@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "cowtrace.h"
+#include "procfs.h"
 #include "attrib.h"
 
 struct report_counts {
@@ -18,11 +19,16 @@ struct report_proc {
 	struct cow_proc_info info;
 	struct report_counts counts;
 	const char *cmdline;	/* NULL when it could not be read */
+	int ns_pid;		/* the pid in its own pid namespace, 0 unknown */
+	struct proc_mem mem;	/* last sample of smaps_rollup; mem_s < 0: none */
+	double mem_s;		/* when, seconds from the start of the trace */
+	const char *cgroup;	/* cgroup v2 path, NULL unknown */
 	const char *py_version; /* NULL when not a CPython process */
 	const char *gc_source;	/* "usdt", "uprobe:<function>", "none" */
 	/* copies attributed to each cause from decoded events; all zero without attribution.
 	 * [CAUSE_GC] is not used: the exact count is counts.gc */
 	unsigned long long causes[CAUSE_COUNT];
+	unsigned long long gc_header; /* gc copies of object headers (attrib_slot_gc_headers) */
 };
 
 /* One BPF program's run time while kernel.bpf_stats_enabled was 1 (all its runs, on every
@@ -43,8 +49,13 @@ struct report {
 	unsigned long long start_ns; /* CLOCK_MONOTONIC at attach: process times are relative */
 	unsigned long long lost_events;
 	unsigned long long slots_exhausted;
+	/* runs of our BPF programs the kernel skipped (bpf_prog_info.recursion_misses: a program
+	 * is not run on a CPU where it is already running, as when a task preempted inside it
+	 * leaves the CPU to one that hits the same hook): counts can be low by that much */
+	unsigned long long missed_runs;
 	struct report_counts total;
 	unsigned long long causes[CAUSE_COUNT]; /* sum over processes */
+	unsigned long long gc_header;		/* sum over processes */
 	struct report_proc *procs;
 	size_t nprocs;
 	bool attribution;		/* object/field/cause attribution was on */

@@ -114,6 +114,8 @@ int spawn_prepare(char *const argv[], struct spawn *s)
 		close(errp[0]);
 		if (read(go[0], &c, 1) != 1)
 			_exit(127); /* cowtrace gave up before tracing started */
+		if (s->stdout_to_stderr && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+			_exit(127);
 		execvp(argv[0], argv);
 		e = errno;
 		if (write(errp[1], &e, sizeof(e)) < 0)

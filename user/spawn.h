@@ -7,6 +7,7 @@
 #ifndef COWTRACE_SPAWN_H
 #define COWTRACE_SPAWN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@ struct spawn {
 	pid_t pid;
 	int go_fd;  /* write end: one byte lets the child exec; closing it makes it exit */
 	int err_fd; /* read end: the child writes exec's errno here; EOF means exec succeeded */
+	bool stdout_to_stderr; /* set before spawn_prepare: COMMAND writes its stdout to stderr */
 };
 
 /* PATH lookup as execvp does it; 0 and the path in out, or -ENOENT / -EACCES. */

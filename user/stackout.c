@@ -2,16 +2,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "stackout.h"
+#include "textesc.h"
+#include "tracees.h"
 
 #define PAGE_BYTES  4096ULL
 #define FRAMES_MAX  (COW_STACK_MAX + COW_NATIVE_MAX + 6)
 #define TEXT_TOP    5  /* stacks shown per cause */
 #define TEXT_FRAMES 8  /* innermost frames shown per stack */
-
-static const char *role_name(unsigned int role)
-{
-	return role == ROLE_ROOT ? "root" : "worker";
-}
 
 size_t stackout_frames_classed(const struct attrib_stack_row *row, const char **frames,
 			       enum flame_class *classes, size_t max, char bufs[3][96])
@@ -20,7 +17,7 @@ size_t stackout_frames_classed(const struct attrib_stack_row *row, const char **
 
 	if (max < 5)
 		return 0;
-	snprintf(bufs[0], sizeof(bufs[0]), "%s %s", role_name(row->role), row->comm);
+	snprintf(bufs[0], sizeof(bufs[0]), "%s %s", cow_role_name(row->role), row->comm);
 	classes[n] = FLAME_CLASS_PROCESS;
 	frames[n++] = bufs[0];
 	if (row->cause == CAUSE_GC && row->gc_gen < GC_GENS)
@@ -103,14 +100,17 @@ void stackout_text(FILE *f, const struct attrib_stack_row *rows, size_t n,
 		/* rows are sorted by pages: the first of each cause are its top stacks */
 		for (i = 0; i < n && shown < TEXT_TOP; i++) {
 			const struct attrib_stack_row *r = &rows[i];
+			char type[4 * sizeof(r->type)], comm[4 * sizeof(r->comm)], frame[4 * 80];
 			size_t j, from;
 
 			if (r->cause != (enum cow_cause)cause)
 				continue;
 			shown++;
 			fprintf(f, "  %9llu %5.1f%%  %s %s in %s %s\n", r->pages,
-				100.0 * r->pages / in_cause, r->type[0] ? r->type : "?",
-				cow_field_name(r->field), role_name(r->role), r->comm);
+				100.0 * r->pages / in_cause,
+				r->type[0] ? text_esc(type, sizeof(type), r->type) : "?",
+				cow_field_name(r->field), cow_role_name(r->role),
+				text_esc(comm, sizeof(comm), r->comm));
 			if (!r->stack || !r->stack->n) {
 				fprintf(f, "                    [no Python stack]\n");
 				continue;
@@ -122,7 +122,8 @@ void stackout_text(FILE *f, const struct attrib_stack_row *rows, size_t n,
 			else if (from)
 				fprintf(f, "                    ... %zu outer frames\n", from);
 			for (j = from; j < r->stack->n; j++)
-				fprintf(f, "                    %.78s\n", r->stack->frames[j]);
+				fprintf(f, "                    %.78s\n",
+					text_esc(frame, sizeof(frame), r->stack->frames[j]));
 		}
 	}
 }

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <limits.h>
 #include <linux/types.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cowtrace.skel.h"
@@ -36,22 +41,79 @@ unsigned long long monotonic_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* An mmapped BPF array: its elements are value_size rounded up to 8 bytes apart. */
+static void *map_memory(const struct bpf_map *map, size_t elem, size_t *len)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	*len = ((size_t)bpf_map__max_entries(map) * ((elem + 7) & ~7UL) + page - 1) & ~(page - 1);
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 int tracees_init(struct tracees *t, struct cowtrace_bpf *skel, struct pyattach *pa)
 {
+	_Static_assert(sizeof(struct cow_proc_info) % 8 == 0 &&
+			       sizeof(struct cow_proc_counts) % 8 == 0 &&
+			       sizeof(struct cow_stack_cfg) % 8 == 0,
+		       "mmapped map elements are 8-byte aligned");
 	t->skel = skel;
 	t->pa = pa;
+	t->procs = map_memory(skel->maps.procs, sizeof(*t->procs), &t->procs_len);
+	t->counts = map_memory(skel->maps.counts, sizeof(*t->counts), &t->counts_len);
+	t->pool_shifts = map_memory(skel->maps.pool_shifts, sizeof(*t->pool_shifts),
+				    &t->pool_shifts_len);
+	t->stack_cfgs = map_memory(skel->maps.py_stack_cfgs, sizeof(*t->stack_cfgs),
+				   &t->stack_cfgs_len);
 	t->slots = calloc(COWTRACE_MAX_SLOTS, sizeof(*t->slots));
-	return t->slots ? 0 : -ENOMEM;
+	return t->slots && t->procs && t->counts && t->pool_shifts && t->stack_cfgs ? 0 : -ENOMEM;
+}
+
+struct cow_proc_info tracees_proc_info(const struct tracees *t, unsigned int slot)
+{
+	struct cow_proc_info info = {};
+
+	if (slot < COWTRACE_MAX_SLOTS)
+		memcpy(&info, (const void *)&t->procs[slot], sizeof(info));
+	return info;
+}
+
+struct cow_proc_counts tracees_counts(const struct tracees *t, unsigned int slot)
+{
+	struct cow_proc_counts c = {};
+
+	if (slot < COWTRACE_MAX_SLOTS)
+		memcpy(&c, (const void *)&t->counts[slot], sizeof(c));
+	return c;
+}
+
+static void set_proc_info(struct tracees *t, unsigned int slot, const struct cow_proc_info *info)
+{
+	if (slot < COWTRACE_MAX_SLOTS)
+		memcpy(&t->procs[slot], info, sizeof(*info));
 }
 
 void tracees_free(struct tracees *t)
 {
 	unsigned int i;
 
+	if (t->procs)
+		munmap(t->procs, t->procs_len);
+	if (t->counts)
+		munmap((void *)t->counts, t->counts_len);
+	if (t->pool_shifts)
+		munmap(t->pool_shifts, t->pool_shifts_len);
+	if (t->stack_cfgs)
+		munmap(t->stack_cfgs, t->stack_cfgs_len);
+	t->procs = NULL;
+	t->counts = NULL;
 	if (!t->slots)
 		return;
-	for (i = 0; i < COWTRACE_MAX_SLOTS; i++)
+	for (i = 0; i < COWTRACE_MAX_SLOTS; i++) {
 		free(t->slots[i].cmdline);
+		free(t->slots[i].cgroup);
+	}
 	free(t->slots);
 	t->slots = NULL;
 }
@@ -61,6 +123,20 @@ unsigned int tracees_nslots(const struct tracees *t)
 	unsigned int n = __atomic_load_n(&t->skel->bss->next_slot, __ATOMIC_SEQ_CST);
 
 	return n < COWTRACE_MAX_SLOTS ? n : COWTRACE_MAX_SLOTS;
+}
+
+/* Who the process is inside its container: read once, while it is alive. */
+static void read_identity(struct tracee *te, int pid)
+{
+	char cg[PATH_MAX];
+	int ns_pid = procfs_read_ns_pid("/proc", pid);
+
+	if (ns_pid > 0)
+		te->ns_pid = ns_pid;
+	if (!procfs_read_cgroup("/proc", pid, cg, sizeof(cg))) {
+		free(te->cgroup);
+		te->cgroup = strdup(cg);
+	}
 }
 
 static void read_cmdline(struct tracee *te, int pid)
@@ -80,8 +156,7 @@ static struct cow_stack_cfg stack_cfg(int pid, const struct py_binding *py)
 	struct cow_stack_cfg c = {};
 	int instr, tframe;
 
-	if (!py || py->interp.free_threaded ||
-	    !(o = py_frame_offsets_for(py->interp.major, py->interp.minor)))
+	if (!py || py->interp.free_threaded || !(o = py->frames))
 		return c;
 	c.runtime = pyattach_runtime_addr(pid, py);
 	if (!c.runtime)
@@ -126,22 +201,65 @@ static struct cow_stack_cfg stack_cfg(int pid, const struct py_binding *py)
 	return c;
 }
 
-/* Tells BPF about slot's interpreter: the pymalloc pool size (for captures) and how to walk its
- * stacks. */
+/*
+ * Tells BPF about slot's interpreter: the pymalloc pool size (for captures) and how to walk its
+ * stacks. Written through the maps' memory, and only what changed: BPF may read a
+ * configuration while it is written, so its kind goes last, after the fields it makes valid.
+ */
+/*
+ * The pool size and stack configuration BPF reads for a slot: user space writes them into the
+ * mmapped arrays while BPF may be reading them; the stack configuration's kind is cleared first
+ * and set last, so that BPF never uses a half-written one.
+ */
+static void store_cfg(struct tracees *t, unsigned int slot, __u64 shift, struct cow_stack_cfg cfg)
+{
+	struct cow_stack_cfg *cur = &t->stack_cfgs[slot];
+	__u32 kind = cfg.kind;
+
+	if (__atomic_load_n(&t->pool_shifts[slot], __ATOMIC_RELAXED) != shift)
+		__atomic_store_n(&t->pool_shifts[slot], shift, __ATOMIC_RELEASE);
+	if (!memcmp(cur, &cfg, sizeof(cfg)))
+		return;
+	__atomic_store_n(&cur->kind, PYF_NONE, __ATOMIC_RELEASE);
+	cfg.kind = PYF_NONE;
+	memcpy(cur, &cfg, sizeof(cfg));
+	__atomic_store_n(&cur->kind, kind, __ATOMIC_RELEASE);
+}
+
 static void set_python(struct tracees *t, unsigned int slot, int pid, const struct py_binding *py)
 {
 	struct cow_stack_cfg cfg = {};
-	__u32 shift = 0;
+	__u64 shift = 0;
 
+	if (slot >= COWTRACE_MAX_SLOTS)
+		return;
 	t->slots[slot].python = py;
+	if (py)
+		t->any_python = true;
 	if (py && !py->interp.free_threaded && py->interp.major == 3 && py->interp.minor >= 8)
 		shift = py->interp.minor >= 10 ? 14 : 12; /* 16 KiB pools from 3.10, 4 KiB before */
-	bpf_map__update_elem(t->skel->maps.pool_shifts, &slot, sizeof(slot), &shift, sizeof(shift),
-			     0);
+	else if (!py && t->slots[slot].scans_left > SCANS_SLOW)
+		shift = COW_POOL_SHIFT_PENDING; /* still looking, often (bpf/cowtrace.h) */
 	if (t->stacks)
 		cfg = stack_cfg(pid, py);
-	bpf_map__update_elem(t->skel->maps.py_stack_cfgs, &slot, sizeof(slot), &cfg, sizeof(cfg),
-			     0);
+	store_cfg(t, slot, shift, cfg);
+}
+
+/*
+ * A forked child runs its parent's program in a copy of its address space: the parent's
+ * configuration is the child's. BPF copied it at the fork, but the parent's may have been
+ * written after that (its interpreter found while the fork was on its way here).
+ */
+static void inherit_python(struct tracees *t, unsigned int slot, unsigned int parent)
+{
+	struct tracee *te = &t->slots[slot], *pte = &t->slots[parent];
+
+	te->python = pte->python;
+	/* a parent still being looked at: so is the child (a pending capture ends with it) */
+	te->scans_left = pte->python ? 0 : pte->scans_left;
+	te->next_scan_ns = pte->next_scan_ns;
+	store_cfg(t, slot, __atomic_load_n(&t->pool_shifts[parent], __ATOMIC_ACQUIRE),
+		  t->stack_cfgs[parent]);
 }
 
 static void forget_slot(struct tracees *t, unsigned int slot)
@@ -149,7 +267,48 @@ static void forget_slot(struct tracees *t, unsigned int slot)
 	struct cow_proc_info info = {};
 
 	/* pid 0 marks an unused slot: the report skips it */
-	bpf_map__update_elem(t->skel->maps.procs, &slot, sizeof(slot), &info, sizeof(info), 0);
+	set_proc_info(t, slot, &info);
+}
+
+unsigned int tracees_role(const struct tracees *t, unsigned int slot)
+{
+	struct cow_proc_info info = tracees_proc_info(t, slot);
+	const struct tracee *te;
+
+	if (slot >= COWTRACE_MAX_SLOTS)
+		return ROLE_HELPER;
+	te = &t->slots[slot];
+	if (info.role == ROLE_ROOT)
+		return te->root_is_worker ? ROLE_WORKER : ROLE_ROOT;
+	if (te->python)
+		return (info.flags & PROC_EXECED) ? ROLE_MASTER : ROLE_WORKER;
+	/* a process that runs no CPython: in a Python server's tree, a shell or a program run on
+	 * the side; in a tree without any CPython (a C pre-fork server), a forked child that
+	 * runs its parent's program is a worker too */
+	if (t->any_python || (info.flags & PROC_EXECED))
+		return ROLE_HELPER;
+	return ROLE_WORKER;
+}
+
+const char *cow_role_name(unsigned int role)
+{
+	static const char *const names[ROLE_COUNT] = {
+	    [ROLE_ROOT] = "root", [ROLE_WORKER] = "worker", [ROLE_MASTER] = "master",
+	    [ROLE_HELPER] = "helper",
+	};
+
+	return role < ROLE_COUNT ? names[role] : "?";
+}
+
+/* Do two processes run the same executable file (/proc/PID/exe)? */
+static bool same_exe(int a, int b)
+{
+	char pa[64], pb[64];
+	struct stat sa, sb;
+
+	snprintf(pa, sizeof(pa), "/proc/%d/exe", a);
+	snprintf(pb, sizeof(pb), "/proc/%d/exe", b);
+	return !stat(pa, &sa) && !stat(pb, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int parent_slot)
@@ -161,8 +320,8 @@ int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int pare
 	int err;
 
 	err = procfs_read_stat("/proc", pid, &st);
-	if (err)
-		return -ESRCH;
+	if (err || st.state == 'Z' || st.state == 'X')
+		return -ESRCH; /* gone, or exited and not reaped: never traced as alive */
 	slot = __atomic_fetch_add(&t->skel->bss->next_slot, 1, __ATOMIC_SEQ_CST);
 	if (slot >= COWTRACE_MAX_SLOTS)
 		return -ENOSPC;
@@ -170,11 +329,12 @@ int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int pare
 	info.ppid = st.ppid;
 	info.parent_slot = parent_slot;
 	info.role = role;
+	/* found in /proc, not seen forking: another program than its parent's means an exec */
+	if (role == ROLE_WORKER && !same_exe(pid, st.ppid))
+		info.flags |= PROC_EXECED;
 	info.start_ns = monotonic_ns();
 	memcpy(info.comm, st.comm, sizeof(info.comm) - 1);
-	err = bpf_map__update_elem(t->skel->maps.procs, &slot, sizeof(slot), &info, sizeof(info), 0);
-	if (err)
-		return err;
+	set_proc_info(t, slot, &info);
 	err = bpf_map__update_elem(t->skel->maps.traced, &key, sizeof(key), &slot, sizeof(slot),
 				   BPF_NOEXIST);
 	if (err) {
@@ -182,13 +342,19 @@ int tracees_add(struct tracees *t, int pid, unsigned int role, unsigned int pare
 		forget_slot(t, slot);
 		return err == -EEXIST ? 0 : err;
 	}
-	/* If pid died and was reused between the two reads, this is not the process we meant. */
-	if (procfs_read_stat("/proc", pid, &again) || again.start_ticks != st.start_ticks) {
+	/*
+	 * If pid exited between the two reads, BPF's exit hook ran before the process was
+	 * marked traced, and would never run again: not traced. If it died and the pid was
+	 * reused, this is not the process we meant.
+	 */
+	if (procfs_read_stat("/proc", pid, &again) || again.start_ticks != st.start_ticks ||
+	    again.state == 'Z' || again.state == 'X') {
 		bpf_map__delete_elem(t->skel->maps.traced, &key, sizeof(key), 0);
 		forget_slot(t, slot);
 		return -ESRCH;
 	}
 	read_cmdline(&t->slots[slot], pid);
+	read_identity(&t->slots[slot], pid);
 	set_python(t, slot, pid, pyattach_scan_pid(t->pa, pid));
 	return slot;
 }
@@ -226,6 +392,30 @@ static unsigned int slot_of(struct tracees *t, int pid)
 	return slot;
 }
 
+/*
+ * -p of a worker: a CPython process running its parent's program with its parent's command
+ * line was forked by it, not started (a gunicorn worker, a pool process). It is reported as
+ * the worker it is, and the user is told.
+ */
+static void mark_forked_root(struct tracees *t, int slot, int pid)
+{
+	char mine[CMDLINE_MAX], theirs[CMDLINE_MAX];
+	struct proc_stat st;
+	struct tracee *te;
+
+	if (slot < 0 || slot >= COWTRACE_MAX_SLOTS)
+		return;
+	te = &t->slots[slot];
+	if (!te->python || procfs_read_stat("/proc", pid, &st) || st.ppid <= 1 ||
+	    !same_exe(pid, st.ppid) || procfs_read_cmdline("/proc", pid, mine, sizeof(mine)) <= 0 ||
+	    procfs_read_cmdline("/proc", st.ppid, theirs, sizeof(theirs)) <= 0 ||
+	    strcmp(mine, theirs))
+		return;
+	te->root_is_worker = true;
+	log_warn("pid %d is a worker of pid %d (forked, the same program): traced as a worker; "
+		 "-p %d traces its master and all its workers", pid, st.ppid, st.ppid);
+}
+
 int tracees_add_tree(struct tracees *t, int pid)
 {
 	int *pids = NULL, n, i, added, err;
@@ -233,6 +423,7 @@ int tracees_add_tree(struct tracees *t, int pid)
 	err = tracees_add(t, pid, ROLE_ROOT, COWTRACE_NO_SLOT);
 	if (err < 0)
 		return err;
+	mark_forked_root(t, err, pid);
 	/*
 	 * From here on BPF marks every process a traced one forks. Descendants that existed
 	 * before are found in /proc; repeat until a pass finds nothing new, so that a process
@@ -257,10 +448,7 @@ int tracees_add_tree(struct tracees *t, int pid)
 
 static struct cow_proc_info proc_info(struct tracees *t, unsigned int slot)
 {
-	struct cow_proc_info info = {};
-
-	bpf_map__lookup_elem(t->skel->maps.procs, &slot, sizeof(slot), &info, sizeof(info), 0);
-	return info;
+	return tracees_proc_info(t, slot);
 }
 
 void tracees_on_fork(struct tracees *t, unsigned int slot, int pid)
@@ -284,24 +472,25 @@ void tracees_on_fork(struct tracees *t, unsigned int slot, int pid)
 			if (pinfo.pid && !(pinfo.flags & PROC_EXITED))
 				set_python(t, info.parent_slot, pinfo.pid,
 					   pyattach_scan_pid(t->pa, pinfo.pid));
-			if (parent->python) {
+			if (parent->python)
 				parent->scans_left = 0;
-				/* and the child, which runs the same program */
-				set_python(t, slot, pid, parent->python);
-			}
 		}
 
-		/* BPF copied the parent's pool size and stack configuration at the fork; a
-		 * child that has exited already could not be asked for its own */
-		te->python = parent->python;
+		/* a child that has exited already could not be asked for its own */
+		inherit_python(t, slot, info.parent_slot);
 		if (parent->cmdline && !te->cmdline)
 			te->cmdline = strdup(parent->cmdline);
+		/* fork puts the child in its parent's cgroup */
+		if (parent->cgroup && !te->cgroup)
+			te->cgroup = strdup(parent->cgroup);
 	}
 	read_cmdline(te, pid);
+	read_identity(te, pid);
 }
 
 void tracees_on_exec(struct tracees *t, unsigned int slot, int pid, unsigned long long now_ns)
 {
+	const struct py_binding *py;
 	struct tracee *te;
 
 	if (slot >= COWTRACE_MAX_SLOTS)
@@ -317,10 +506,11 @@ void tracees_on_exec(struct tracees *t, unsigned int slot, int pid, unsigned lon
 		te->cmdline = NULL;
 		read_cmdline(te, pid);
 	}
-	set_python(t, slot, pid, pyattach_scan_pid(t->pa, pid));
+	py = pyattach_scan_pid(t->pa, pid);
 	/* the dynamic loader maps libpython only after exec: look again a few times */
-	te->scans_left = te->python ? 0 : SCANS_AFTER_EXEC;
+	te->scans_left = py ? 0 : SCANS_AFTER_EXEC;
 	te->next_scan_ns = now_ns + next_scan_delay(te->scans_left);
+	set_python(t, slot, pid, py);
 }
 
 unsigned long long tracees_next_scan(const struct tracees *t)
@@ -340,6 +530,7 @@ void tracees_tick(struct tracees *t, unsigned long long now_ns)
 
 	for (i = 0; i < n; i++) {
 		struct tracee *te = &t->slots[i];
+		const struct py_binding *py;
 		struct cow_proc_info info;
 
 		if (!te->scans_left || now_ns < te->next_scan_ns)
@@ -349,9 +540,10 @@ void tracees_tick(struct tracees *t, unsigned long long now_ns)
 			te->scans_left = 0;
 			continue;
 		}
-		set_python(t, i, info.pid, pyattach_scan_pid(t->pa, info.pid));
-		te->scans_left = te->python ? 0 : te->scans_left - 1;
+		py = pyattach_scan_pid(t->pa, info.pid);
+		te->scans_left = py ? 0 : te->scans_left - 1;
 		te->next_scan_ns = now_ns + next_scan_delay(te->scans_left);
+		set_python(t, i, info.pid, py);
 		if (!te->cmdline)
 			read_cmdline(te, info.pid);
 	}
@@ -363,4 +555,59 @@ bool tracees_all_exited(const struct tracees *t)
 
 	/* BPF deletes a process from the map when its last thread exits */
 	return bpf_map_get_next_key(bpf_map__fd(t->skel->maps.traced), NULL, &key) == -ENOENT;
+}
+
+void tracees_sample_memory(struct tracees *t, unsigned long long now_ns)
+{
+	unsigned int slot, n = tracees_nslots(t);
+	struct proc_mem m;
+
+	for (slot = 0; slot < n; slot++) {
+		struct cow_proc_info info = proc_info(t, slot);
+
+		if (!info.pid || (info.flags & PROC_EXITED))
+			continue;
+		if (procfs_read_smaps_rollup("/proc", info.pid, &m))
+			continue;
+		/* the same process still (not a reused pid): BPF has not seen it exit */
+		info = proc_info(t, slot);
+		if (info.flags & PROC_EXITED)
+			continue;
+		t->slots[slot].mem = m;
+		t->slots[slot].mem_ns = now_ns;
+	}
+}
+
+/*
+ * Processes BPF still has as alive but that are gone (no /proc entry) or dead (a zombie): the
+ * kernel can skip the exit hook (its per-CPU recursion check, on a preemptible kernel), and a
+ * trace would then never end. They are marked exited here, with no exit code.
+ */
+void tracees_check_exits(struct tracees *t, unsigned long long now_ns)
+{
+	unsigned int slot, n = tracees_nslots(t);
+	struct proc_stat st;
+	__u32 tgid, *slotp, cur;
+
+	for (slot = 0; slot < n; slot++) {
+		struct cow_proc_info info = proc_info(t, slot);
+
+		if (!info.pid || (info.flags & PROC_EXITED))
+			continue;
+		if (!procfs_read_stat("/proc", info.pid, &st) && st.state != 'Z' && st.state != 'X')
+			continue;
+		info = proc_info(t, slot); /* BPF may have seen it meanwhile */
+		if (info.flags & PROC_EXITED)
+			continue;
+		info.flags |= PROC_EXITED | PROC_EXIT_UNSEEN;
+		info.exit_ns = now_ns;
+		set_proc_info(t, slot, &info);
+		tgid = info.pid;
+		slotp = &cur;
+		if (!bpf_map__lookup_elem(t->skel->maps.traced, &tgid, sizeof(tgid), slotp,
+					  sizeof(cur), 0) &&
+		    cur == slot)
+			bpf_map__delete_elem(t->skel->maps.traced, &tgid, sizeof(tgid), 0);
+		log_info("pid %u: exited without the kernel running the exit hook", tgid);
+	}
 }

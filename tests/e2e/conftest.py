@@ -295,9 +295,17 @@ def parse_cow_writer(stdout):
 def bpf_objects():
     """(set of program ids, set of link ids) loaded in the kernel right now."""
     def ids(kind):
-        out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True,
-                             check=True).stdout
-        return {o["id"] for o in json.loads(out or "[]")}
+        # An object freed while bpftool lists them (another tracer's, the kernel matrix's
+        # host run beside this suite) is an {"error": ...} entry and exit status 255: the
+        # others are still listed.
+        for _ in range(5):
+            out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True,
+                                 text=True).stdout
+            try:
+                return {o["id"] for o in json.loads(out or "[]") if "id" in o}
+            except ValueError:
+                time.sleep(0.05)
+        raise AssertionError("bpftool -j %s show: no JSON after 5 tries: %r" % (kind, out))
     return ids("prog"), ids("link")
 
 

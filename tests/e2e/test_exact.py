@@ -108,8 +108,8 @@ def check_region(run, kind, tid):
             "ip %#x is not in touch_pages() at %#x" % (t.ip, line.writer))
 
 
-def check_child_identity(run):
-    assert run.child["role"] == "worker"
+def check_child_identity(run, role="worker"):
+    assert run.child["role"] == role
     assert run.child["ppid"] == run.root["pid"]
     assert run.child["pid"] != run.root["pid"]
     assert run.child["exit_s"] is not None and run.child["exit_code"] == 0
@@ -213,7 +213,8 @@ def test_exec_keeps_process_apart():
     pages = 100
     run, base = traced_writer(pages, "-e"), traced_writer(0, "-e")
     check_report(run.report)
-    check_child_identity(run)
+    # the child runs another program now: a helper, not a worker of its parent's program
+    check_child_identity(run, "helper")
     check_trace_matches_report(run)
     # One entry for the child's whole life, named after what it runs now.
     assert run.child["comm"] == "true"

@@ -328,24 +328,31 @@ def test_attach_running_workers(tmp_path):
         assert proc["gc_generations"]["2"] >= MIN_RECALL * first, info
 
 
+def attach_then_fork(server, out, parent, workers=2):
+    """cowtrace -p on a server started with --fork-delay, then SIGUSR1: it forks its workers
+    and ends. (the workers' printed pids, the report)"""
+    with CowtraceProcess(["-p", parent, "-d", 45, "-q"], json_report=True) as ct:
+        ct.wait_attached()
+        os.kill(parent, signal.SIGUSR1)  # fork now
+        pids = [int(out.wait_for(WORKER_RE, 30).group(1)) for _ in range(workers)]
+        assert server.wait(60) == 0
+        # -p ends at -d or when the traced tree is gone; don't wait out -d if it does not.
+        try:
+            ct.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            ct.send_signal(signal.SIGINT)
+        rc, _, err, rep = ct.finish(30)
+    assert rc == 0, err
+    return pids, rep
+
+
 def test_attach_before_fork(tmp_path):
     """-p on a parent that forks after the attach: its new workers are traced from fork on."""
     gt_path = tmp_path / "gt.jsonl"
     server, out = start_server("--workers", "2", "--fork-delay", "60", "--ground-truth", gt_path)
     try:
         parent = int(out.wait_for(PARENT_RE, 30).group(1))
-        with CowtraceProcess(["-p", parent, "-d", 45, "-q"], json_report=True) as ct:
-            ct.wait_attached()
-            os.kill(parent, signal.SIGUSR1)  # fork now
-            workers = [int(out.wait_for(WORKER_RE, 30).group(1)) for _ in range(2)]
-            assert server.wait(60) == 0
-            # -p ends at -d or when the traced tree is gone; don't wait out -d if it does not.
-            try:
-                ct.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                ct.send_signal(signal.SIGINT)
-            rc, _, err, rep = ct.finish(30)
-        assert rc == 0, err
+        workers, rep = attach_then_fork(server, out, parent)
     finally:
         stop(server)
     truth = load_ground_truth(gt_path)

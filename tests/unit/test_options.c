@@ -35,6 +35,37 @@ static void test_pid_form(void **state)
 	assert_false(o.trace);
 }
 
+static void test_pid_lists(void **state)
+{
+	char *list[] = { "cowtrace", "-p", "12,7,3", NULL };
+	char *twice[] = { "cowtrace", "-p", "5", "--pid", "6,5", "-p", "7", NULL };
+	char *bad[][4] = {
+		{ "cowtrace", "-p", "1,", NULL }, { "cowtrace", "-p", ",1", NULL },
+		{ "cowtrace", "-p", "1,,2", NULL }, { "cowtrace", "-p", "1,x", NULL },
+		{ "cowtrace", "-p", "1;2", NULL }, { "cowtrace", "-p", "1, 2", NULL },
+	};
+	struct options o;
+	char err[256];
+	size_t i;
+
+	assert_int_equal(parse(ARGC(list), list, &o, err), 0);
+	assert_int_equal(o.npids, 3);
+	assert_int_equal(o.pids[0], 12);
+	assert_int_equal(o.pids[1], 7);
+	assert_int_equal(o.pids[2], 3);
+	assert_int_equal(o.pid, 12);
+	/* repeated -p adds, a pid given twice counts once */
+	assert_int_equal(parse(ARGC(twice), twice, &o, err), 0);
+	assert_int_equal(o.npids, 3);
+	assert_int_equal(o.pids[0], 5);
+	assert_int_equal(o.pids[1], 6);
+	assert_int_equal(o.pids[2], 7);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(ARGC(bad[i]), bad[i], &o, err), -EINVAL);
+		assert_non_null(strstr(err, "invalid pid"));
+	}
+}
+
 static void test_command_form(void **state)
 {
 	char *argv[] = { "cowtrace", "-T", "--", "python3", "-c", "pass", NULL };
@@ -115,6 +146,40 @@ static void test_help_and_version_win(void **state)
 	assert_true(o.version);
 }
 
+/* --list-detectors needs nothing to trace; --detector names one for a trace (checked later). */
+static void test_detectors(void **state)
+{
+	char *list[] = { "cowtrace", "--list-detectors", NULL };
+	char *use[] = { "cowtrace", "--detector", "fault-alloc-tp", "-p", "1", NULL };
+	char *bare[] = { "cowtrace", "--detector", NULL };
+	struct options o;
+	char err[256];
+
+	assert_int_equal(parse(ARGC(list), list, &o, err), 0);
+	assert_true(o.list_detectors);
+	assert_null(o.detector);
+	assert_int_equal(parse(ARGC(use), use, &o, err), 0);
+	assert_string_equal(o.detector, "fault-alloc-tp");
+	assert_false(o.list_detectors);
+	assert_int_equal(o.pid, 1);
+	assert_int_equal(parse(ARGC(bare), bare, &o, err), -EINVAL);
+	assert_non_null(strstr(err, "needs an argument"));
+}
+
+/* Two reports naming one file: the last written would replace the others. */
+static void test_outputs_one_file(void **state)
+{
+	char *same[] = { "cowtrace", "--svg", "a", "--speedscope", "a", "-p", "1", NULL };
+	char *apart[] = { "cowtrace", "--svg", "a", "--speedscope", "b", "--json", "c", "-p", "1",
+			  NULL };
+	struct options o;
+	char err[256];
+
+	assert_int_equal(parse(ARGC(same), same, &o, err), -EINVAL);
+	assert_string_equal(err, "--svg and --speedscope both name a");
+	assert_int_equal(parse(ARGC(apart), apart, &o, err), 0);
+}
+
 static void test_repeatable(void **state)
 {
 	char *a[] = { "cowtrace", "-p", "7", NULL };
@@ -133,10 +198,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pid_form),
+		cmocka_unit_test(test_pid_lists),
 		cmocka_unit_test(test_command_form),
 		cmocka_unit_test(test_bad_forms),
 		cmocka_unit_test(test_help_and_version_win),
 		cmocka_unit_test(test_repeatable),
+		cmocka_unit_test(test_detectors),
+		cmocka_unit_test(test_outputs_one_file),
 	};
 
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);

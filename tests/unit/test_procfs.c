@@ -773,6 +773,101 @@ static void test_parse_pid(void **state)
 	assert_int_equal(procfs_parse_pid("5", NULL), -EINVAL);
 }
 
+static void test_ns_pid(void **state)
+{
+	struct fake *f = *state;
+
+	put_text(f->root, "10/status", "Name:\tpython3\nTgid:\t10\nNSpid:\t10\nPPid:\t1\n");
+	assert_int_equal(procfs_read_ns_pid(f->root, 10), 10);
+	/* two namespaces below ours: the innermost wins */
+	put_text(f->root, "11/status", "Tgid:\t11\nNSpid:\t4242\t7\t1\n");
+	assert_int_equal(procfs_read_ns_pid(f->root, 11), 1);
+	put_text(f->root, "12/status", "Tgid:\t12\nNSpid:\t4242  9 \nX:\t3\n");
+	assert_int_equal(procfs_read_ns_pid(f->root, 12), 9);
+	/* no NSpid line (before Linux 4.1), garbage, zero, too large */
+	put_text(f->root, "13/status", "Tgid:\t13\n");
+	assert_int_equal(procfs_read_ns_pid(f->root, 13), -ENOENT);
+	put_text(f->root, "14/status", "NSpid:\t14\t-3\n");
+	assert_int_equal(procfs_read_ns_pid(f->root, 14), -EINVAL);
+	put_text(f->root, "15/status", "NSpid:\t15\t0\n");
+	assert_int_equal(procfs_read_ns_pid(f->root, 15), -EINVAL);
+	put_text(f->root, "16/status", "NSpid:\t16\t99999999999999999999\n");
+	assert_int_equal(procfs_read_ns_pid(f->root, 16), -EINVAL);
+	put_text(f->root, "17/status", "NSpid:\t\n");
+	assert_int_equal(procfs_read_ns_pid(f->root, 17), -EINVAL);
+	assert_int_equal(procfs_read_ns_pid(f->root, 404), -ENOENT);
+}
+
+static void test_ns_pid_real_self(void **state)
+{
+	(void)state;
+	/* the tests do not run in a pid namespace of their own */
+	assert_int_equal(procfs_read_ns_pid("/proc", getpid()), getpid());
+}
+
+static void test_cgroup(void **state)
+{
+	struct fake *f = *state;
+	char buf[32];
+
+	put_text(f->root, "20/cgroup", "0::/system.slice/web.service\n");
+	assert_int_equal(procfs_read_cgroup(f->root, 20, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/system.slice/web.service");
+	/* v1 lines before the unified one */
+	put_text(f->root, "21/cgroup", "12:pids:/x\n1:name=systemd:/y\n0::/kubepods/pod1/c2\n");
+	assert_int_equal(procfs_read_cgroup(f->root, 21, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/kubepods/pod1/c2");
+	put_text(f->root, "22/cgroup", "0::/\n");
+	assert_int_equal(procfs_read_cgroup(f->root, 22, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/");
+	/* v1 only; too long for buf; not a path */
+	put_text(f->root, "23/cgroup", "12:pids:/x\n");
+	assert_int_equal(procfs_read_cgroup(f->root, 23, buf, sizeof(buf)), -ENOENT);
+	put_text(f->root, "24/cgroup", "0::/a/very/long/path/that/does/not/fit/in/buf\n");
+	assert_int_equal(procfs_read_cgroup(f->root, 24, buf, sizeof(buf)), -EINVAL);
+	put_text(f->root, "25/cgroup", "0::\n");
+	assert_int_equal(procfs_read_cgroup(f->root, 25, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(procfs_read_cgroup(f->root, 20, buf, 0), -EINVAL);
+	assert_int_equal(procfs_read_cgroup(f->root, 404, buf, sizeof(buf)), -ENOENT);
+}
+
+static void test_smaps_rollup(void **state)
+{
+	struct fake *f = *state;
+	struct proc_mem m;
+
+	put_text(f->root, "30/smaps_rollup",
+		 "00400000-7ffd1c5fe000 ---p 00000000 00:00 0                          [rollup]\n"
+		 "Rss:               79608 kB\n"
+		 "Pss:               77620 kB\n"
+		 "Pss_Dirty:         75000 kB\n"
+		 "Pss_Anon:          70000 kB\n"
+		 "Shared_Clean:       2100 kB\n"
+		 "Shared_Dirty:        300 kB\n"
+		 "Private_Clean:      1208 kB\n"
+		 "Private_Dirty:     76000 kB\n"
+		 "Referenced:        79608 kB\n");
+	assert_int_equal(procfs_read_smaps_rollup(f->root, 30, &m), 0);
+	assert_int_equal(m.rss_kb, 79608);
+	assert_int_equal(m.pss_kb, 77620);
+	assert_int_equal(m.shared_kb, 2400);
+	assert_int_equal(m.uss_kb, 77208);
+	/* a field missing, not a number, another unit */
+	put_text(f->root, "31/smaps_rollup", "Rss: 1 kB\nPss: 1 kB\n");
+	assert_int_equal(procfs_read_smaps_rollup(f->root, 31, &m), -EINVAL);
+	put_text(f->root, "32/smaps_rollup", "Rss: x kB\nPss: 1 kB\nShared_Clean: 0 kB\n"
+		 "Shared_Dirty: 0 kB\nPrivate_Clean: 0 kB\nPrivate_Dirty: 0 kB\n");
+	assert_int_equal(procfs_read_smaps_rollup(f->root, 32, &m), -EINVAL);
+	put_text(f->root, "33/smaps_rollup", "Rss: 1 MB\nPss: 1 kB\nShared_Clean: 0 kB\n"
+		 "Shared_Dirty: 0 kB\nPrivate_Clean: 0 kB\nPrivate_Dirty: 0 kB\n");
+	assert_int_equal(procfs_read_smaps_rollup(f->root, 33, &m), -EINVAL);
+	assert_int_equal(procfs_read_smaps_rollup(f->root, 404, &m), -ENOENT);
+	/* this process's own: sane relations */
+	assert_int_equal(procfs_read_smaps_rollup("/proc", getpid(), &m), 0);
+	assert_true(m.rss_kb > 0 && m.pss_kb <= m.rss_kb && m.uss_kb <= m.pss_kb);
+	assert_int_equal(m.uss_kb + m.shared_kb, m.rss_kb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -801,6 +896,10 @@ int main(void)
 	    cmocka_unit_test(test_for_each_map_real_self),
 	    cmocka_unit_test_setup_teardown(test_pid_exists, fake_setup, fake_teardown),
 	    cmocka_unit_test(test_parse_pid),
+	    cmocka_unit_test_setup_teardown(test_ns_pid, fake_setup, fake_teardown),
+	    cmocka_unit_test(test_ns_pid_real_self),
+	    cmocka_unit_test_setup_teardown(test_cgroup, fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(test_smaps_rollup, fake_setup, fake_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -297,6 +297,10 @@ static void test_pyenv(void **state)
 	assert_false(pi.has_usdt_gc);
 	assert_int_equal(pi.gc_source, PY_GC_UPROBE);
 	assert_string_equal(py_gc_source_name(pi.gc_source), "uprobe");
+	/* 3.13+: the start of _PyRuntime (283320 bytes in 3.13.0), cookie first */
+	assert_int_equal(pi.debug_offsets_len, vmin >= 13 ? PY_DEBUG_OFFSETS_MAX : 0);
+	if (vmin >= 13)
+		assert_memory_equal(pi.debug_offsets, "xdebugpy", 8);
 	assert_string_equal(pi.gc_func, c->func);
 	assert_int_equal(pi.gc_gen_arg, c->gen_arg);
 	assert_string_equal(pi.gc_func2, c->func2);
@@ -428,8 +432,12 @@ static void test_truncated(void **state)
 #define SEC_STRTAB 5
 #define SEC_NOTE   6
 #define SEC_SHSTR  7
-#define NSEC	   8
-#define IMG_SIZE   (F_SHDR + NSEC * sizeof(Elf64_Shdr))
+#define SEC_PYRT   8 /* .PyRuntime: _PyRuntime, _Py_DebugOffsets first */
+#define NSEC	   9
+#define F_PYRT	   0xb00 /* after the section headers (F_SHDR + NSEC * 64 = 0xac0) */
+#define PYRT_SIZE  0x400
+#define PYRT_VA	   0x900000ul /* mapped away from its file offset, like .text */
+#define IMG_SIZE   (F_PYRT + PYRT_SIZE)
 
 /* .text: collectors at +0x00..+0x30, PyGC_Collect +0x40, _PyGC_CollectNoFail +0x60,
  * Py_GetVersion +0x80. .rodata: Py_Version +0x00, strings below. */
@@ -462,6 +470,13 @@ struct fake {
 	const char *probes[3];
 	bool bad_note;	      /* a note whose namesz runs past the section */
 	uint32_t symtab_link; /* 0: .strtab */
+	/* _PyRuntime in .PyRuntime: its st_size (0: no symbol), the bytes at its start, where it
+	 * starts in the section, and a NOBITS section instead of the file's bytes */
+	uint64_t pyrt_size;
+	const unsigned char *pyrt_blob;
+	size_t pyrt_blob_len;
+	uint64_t pyrt_start;
+	bool pyrt_nobits;
 };
 
 struct imgbuf {
@@ -591,6 +606,11 @@ static void build(struct imgbuf *im, const struct fake *f)
 		put32(text + T_NOFAIL + 3,
 		      (uint32_t)(T_COLL(f->nofail_calls - 1) - (T_NOFAIL + 7)));
 	}
+	if (f->pyrt_size) {
+		memcpy(im->b + F_PYRT + f->pyrt_start, f->pyrt_blob, f->pyrt_blob_len);
+		add_sym(im, "_PyRuntime", PYRT_VA + f->pyrt_start, f->pyrt_size, STT_OBJECT,
+			STB_GLOBAL, SEC_PYRT);
+	}
 	add_sym(im, "PyGC_Collect", tva + T_PYGC, 0x20, STT_FUNC, STB_GLOBAL, SEC_TEXT);
 	add_sym(im, "_PyGC_CollectNoFail", tva + T_NOFAIL, 0x20, STT_FUNC, STB_GLOBAL, SEC_TEXT);
 
@@ -640,6 +660,16 @@ static void build(struct imgbuf *im, const struct fake *f)
 	    add_shstr(im, ".strtab"), SHT_STRTAB, 0, 0, F_STRTAB, im->strsz, 0, 0, 1, 0};
 	sh[SEC_NOTE] = (Elf64_Shdr){
 	    add_shstr(im, ".note.stapsdt"), SHT_NOTE, 0, 0, F_NOTE, im->notesz, 0, 0, 4, 0};
+	sh[SEC_PYRT] = (Elf64_Shdr){add_shstr(im, ".PyRuntime"),
+				    f->pyrt_nobits ? SHT_NOBITS : SHT_PROGBITS,
+				    SHF_ALLOC | SHF_WRITE,
+				    PYRT_VA,
+				    F_PYRT,
+				    PYRT_SIZE,
+				    0,
+				    0,
+				    32,
+				    0};
 	sh[SEC_SHSTR] =
 	    (Elf64_Shdr){add_shstr(im, ".shstrtab"), SHT_STRTAB, 0, 0, F_SHSTR, 0, 0, 0, 1, 0};
 	sh[SEC_SHSTR].sh_size = im->shstrsz;
@@ -735,6 +765,104 @@ static void test_fake_free_threaded(void **state)
 				      &pi),
 			 0);
 	assert_false(pi.free_threaded);
+}
+
+/*
+ * 3.13+: the first bytes of _PyRuntime (_Py_DebugOffsets) are kept from the file, bounded by
+ * the symbol, its section and PY_DEBUG_OFFSETS_MAX; what they say is parsed later
+ * (test_pyframes.c), except the free-threaded flag, which counts at once.
+ */
+static void test_fake_debug_offsets(void **state)
+{
+	static unsigned char blob[PYRT_SIZE];
+	struct py_interp pi;
+	uint64_t one = 1;
+
+	for (size_t i = 0; i < sizeof(blob); i++)
+		blob[i] = (unsigned char)(i * 7 + 3);
+	memcpy(blob, "xdebugpy", 8);
+	memset(blob + 16, 0, 8); /* free_threaded 0 */
+
+	/* a _PyRuntime larger than the prefix: PY_DEBUG_OFFSETS_MAX bytes, as in the file */
+	assert_int_equal(inspect_fake(&FAKE(.py_version = true, .py_version_val = 0x030f02f0,
+					    .pyrt_size = PYRT_SIZE, .pyrt_blob = blob,
+					    .pyrt_blob_len = sizeof(blob)),
+				      &pi),
+			 0);
+	assert_int_equal(pi.minor, 15);
+	assert_int_equal(pi.debug_offsets_len, PY_DEBUG_OFFSETS_MAX);
+	assert_memory_equal(pi.debug_offsets, blob, PY_DEBUG_OFFSETS_MAX);
+	assert_false(pi.free_threaded);
+	assert_int_equal(pi.runtime_vaddr, 0); /* no PT_LOAD: no address, but the blob */
+
+	/* a smaller symbol: its own size, not what follows it; at an offset in the section */
+	assert_int_equal(
+	    inspect_fake(&FAKE(.py_version = true, .py_version_val = 0x030d12f0, .pyrt_size = 200,
+			       .pyrt_start = 0x40, .pyrt_blob = blob, .pyrt_blob_len = 300),
+			 &pi),
+	    0);
+	assert_int_equal(pi.debug_offsets_len, 200);
+	assert_memory_equal(pi.debug_offsets, blob, 200);
+
+	/* the blob's free_threaded flag alone makes the build free-threaded */
+	memcpy(blob + 16, &one, 8);
+	assert_int_equal(inspect_fake(&FAKE(.py_version = true, .py_version_val = 0x030e0af0,
+					    .pyrt_size = PYRT_SIZE, .pyrt_blob = blob,
+					    .pyrt_blob_len = sizeof(blob)),
+				      &pi),
+			 0);
+	assert_true(pi.free_threaded);
+	/* but not without the cookie */
+	blob[0] = 'X';
+	assert_int_equal(inspect_fake(&FAKE(.py_version = true, .py_version_val = 0x030e0af0,
+					    .pyrt_size = PYRT_SIZE, .pyrt_blob = blob,
+					    .pyrt_blob_len = sizeof(blob)),
+				      &pi),
+			 0);
+	assert_false(pi.free_threaded);
+	assert_int_equal(pi.debug_offsets_len,
+			 PY_DEBUG_OFFSETS_MAX); /* kept: the parser refuses it */
+	memcpy(blob, "xdebugpy", 8);
+	memset(blob + 16, 0, 8);
+
+	/* hostile files: nothing kept */
+	/* the symbol runs past its section */
+	assert_int_equal(inspect_fake(&FAKE(.py_version = true, .py_version_val = 0x030f02f0,
+					    .pyrt_size = PYRT_SIZE, .pyrt_start = 0x100,
+					    .pyrt_blob = blob, .pyrt_blob_len = 64),
+				      &pi),
+			 0);
+	assert_int_equal(pi.debug_offsets_len, 0);
+	/* the section has no bytes in the file */
+	assert_int_equal(inspect_fake(&FAKE(.py_version = true, .py_version_val = 0x030f02f0,
+					    .pyrt_size = PYRT_SIZE, .pyrt_nobits = true,
+					    .pyrt_blob = blob, .pyrt_blob_len = sizeof(blob)),
+				      &pi),
+			 0);
+	assert_int_equal(pi.debug_offsets_len, 0);
+	/* the file ends inside the section */
+	{
+		static struct imgbuf im;
+		const char *p = tmp_path("cut.so");
+
+		build(&im, &FAKE(.py_version = true, .py_version_val = 0x030f02f0,
+				 .pyrt_size = PYRT_SIZE, .pyrt_blob = blob,
+				 .pyrt_blob_len = sizeof(blob)));
+		write_file(p, im.b, F_PYRT + 100);
+		assert_int_equal(py_interp_inspect(p, &pi), 0);
+		assert_int_equal(pi.debug_offsets_len, 0);
+	}
+
+	/* before 3.13 there is no blob to keep; no symbol, nothing */
+	assert_int_equal(inspect_fake(&FAKE(.py_version = true, .py_version_val = 0x030c01f0,
+					    .pyrt_size = PYRT_SIZE, .pyrt_blob = blob,
+					    .pyrt_blob_len = sizeof(blob)),
+				      &pi),
+			 0);
+	assert_int_equal(pi.debug_offsets_len, 0);
+	assert_int_equal(inspect_fake(&FAKE(.py_version = true, .py_version_val = 0x030f02f0), &pi),
+			 0);
+	assert_int_equal(pi.debug_offsets_len, 0);
 }
 
 /* Before 3.11: the PY_VERSION literal Py_GetVersion() loads. */
@@ -992,13 +1120,17 @@ static void test_fake_usdt(void **state)
 static void test_fake_fuzz(void **state)
 {
 	static struct imgbuf base, im;
+	static unsigned char blob[PYRT_SIZE];
 	const char *p = tmp_path("fuzz.so");
 	int results[3] = {0};
 
-	build(&base, &FAKE(.py_version = true, .py_version_val = 0x030c01f0,
-			   .soabi = ".cpython-312-x86_64-linux-gnu.so",
+	/* 3.15 with a _PyRuntime, so that the debug offsets are read from damaged files too */
+	memcpy(blob, "xdebugpy", 8);
+	build(&base, &FAKE(.py_version = true, .py_version_val = 0x030f02f0,
+			   .soabi = ".cpython-315-x86_64-linux-gnu.so",
 			   .coll = {"collect.constprop.0", "gc_collect_main"}, .pygc_calls = 1,
-			   .probes = {"gc__start", "gc__done"}, .getversion = GV_LEA));
+			   .probes = {"gc__start", "gc__done"}, .getversion = GV_LEA,
+			   .pyrt_size = PYRT_SIZE, .pyrt_blob = blob, .pyrt_blob_len = 64));
 	srand(7);
 	for (int iter = 0; iter < 3000; iter++) {
 		struct py_interp pi;
@@ -1035,6 +1167,8 @@ static void test_fake_fuzz(void **state)
 		assert_true(memchr(pi.gc_func2, '\0', sizeof(pi.gc_func2)) != NULL);
 		assert_true(pi.major == 0 || pi.major == 3);
 		assert_true(pi.gc_gen_arg >= 0 && pi.gc_gen_arg <= 6);
+		assert_true(pi.debug_offsets_len <= PY_DEBUG_OFFSETS_MAX);
+		assert_true(pi.debug_offsets_len <= len);
 		if (r == 0 && pi.gc_source == PY_GC_UPROBE)
 			assert_true(pi.gc_func_offset < len);
 		if (r)
@@ -1131,6 +1265,7 @@ int main(void)
 	    cmocka_unit_test(test_fake_313),
 	    cmocka_unit_test(test_fake_314_incremental),
 	    cmocka_unit_test(test_fake_free_threaded),
+	    cmocka_unit_test(test_fake_debug_offsets),
 	    cmocka_unit_test(test_fake_getversion),
 	    cmocka_unit_test(test_fake_bad_py_version),
 	    cmocka_unit_test(test_fake_clones),

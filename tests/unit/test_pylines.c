@@ -6,6 +6,7 @@
  * interpreter's PyCode_Addr2Line() returned (regenerate with tests/unit/gen_pylines_vectors.py).
  * Hand-made tables cover what no compiler emits: truncated and malformed input.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -221,12 +222,57 @@ static void test_malformed(void **state)
 	assert_int_equal(py_code_line(3, 10, odd, sizeof(odd), 1, 2), -1);
 }
 
+/*
+ * co_firstlineno near INT_MAX (or INT_MIN), then a step beyond: the running line used to
+ * overflow an int (undefined behaviour; found by tests/fuzz/fuzz_pylines, in each of the three
+ * decoders). No real table leaves the int range: such a table is malformed, -1. Lines up to the
+ * limits themselves are still given.
+ */
+static void test_line_overflow(void **state)
+{
+	/* lnotab: +2 bytes +1 line, twice; then 0 bytes -128 lines */
+	static const unsigned char lnotab[] = {2, 1, 2, 1};
+	static const unsigned char lnotab_down[] = {0, 0x80};
+	/* 3.10: [0,2) +1, [2,4) +1, [4,6) +1 */
+	static const unsigned char t310[] = {2, 1, 2, 1, 2, 1};
+	/* 3.11+: one-line form +1 (kind 11), one unit each; no-column form -2^29 + 1 (kind 13,
+	 * u = 2^30 - 1: five chunks of 63) */
+	static const unsigned char loc[] = {0x80 | 11 << 3, 1, 2, 0x80 | 11 << 3, 1, 2};
+	static const unsigned char loc_down[] = {0x80 | 13 << 3, 0x7f, 0x7f, 0x7f, 0x7f, 0x3f};
+
+	assert_int_equal(py_code_line(3, 8, lnotab, sizeof(lnotab), INT_MAX - 2, 4), INT_MAX);
+	assert_int_equal(py_code_line(3, 8, lnotab, sizeof(lnotab), INT_MAX - 1, 2), INT_MAX);
+	assert_int_equal(py_code_line(3, 8, lnotab, sizeof(lnotab), INT_MAX - 1, 4), -1);
+	assert_int_equal(py_code_line(3, 9, lnotab, sizeof(lnotab), INT_MAX, 0), INT_MAX);
+	assert_int_equal(py_code_line(3, 9, lnotab, sizeof(lnotab), INT_MAX, 2), -1);
+	assert_int_equal(py_code_line(3, 9, lnotab_down, sizeof(lnotab_down), INT_MIN + 128, 0),
+			 INT_MIN);
+	assert_int_equal(py_code_line(3, 9, lnotab_down, sizeof(lnotab_down), INT_MIN + 127, 0),
+			 -1);
+
+	assert_int_equal(py_code_line(3, 10, t310, sizeof(t310), INT_MAX - 3, 4), INT_MAX);
+	assert_int_equal(py_code_line(3, 10, t310, sizeof(t310), INT_MAX - 1, 0), INT_MAX);
+	assert_int_equal(py_code_line(3, 10, t310, sizeof(t310), INT_MAX - 1, 2), -1);
+	assert_int_equal(py_code_line(3, 10, t310, sizeof(t310), INT_MAX, 0), -1);
+
+	assert_int_equal(py_code_line(3, 11, loc, sizeof(loc), INT_MAX - 2, 2), INT_MAX);
+	assert_int_equal(py_code_line(3, 12, loc, sizeof(loc), INT_MAX - 1, 0), INT_MAX);
+	assert_int_equal(py_code_line(3, 13, loc, sizeof(loc), INT_MAX - 1, 2), -1);
+	assert_int_equal(py_code_line(3, 14, loc, sizeof(loc), INT_MAX, 0), -1);
+	assert_int_equal(py_code_line(3, 13, loc_down, sizeof(loc_down), 0, 0), -(1 << 29) + 1);
+	assert_int_equal(
+	    py_code_line(3, 13, loc_down, sizeof(loc_down), INT_MIN + (1 << 29) - 1, 0), INT_MIN);
+	assert_int_equal(
+	    py_code_line(3, 13, loc_down, sizeof(loc_down), INT_MIN + (1 << 29) - 2, 0), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_real_code_objects), cmocka_unit_test(test_vectors_cover_formats),
 	    cmocka_unit_test(test_truncated_tables),  cmocka_unit_test(test_format_for),
 	    cmocka_unit_test(test_hand_made),	      cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_line_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,7 @@
 /*
  * cow_writer: make an exactly known number of copy-on-write page copies in a child process.
  *
- *   cow_writer [-n PAGES] [-k anon|file|zero] [-t] [-s SECONDS] [-e] [-w] [-W] [-o FILE] [-l SECONDS]
+ *   cow_writer [-n PAGES] [-k anon|file|zero|kread|gup] [-t] [-s SECONDS] [-e] [-w] [-W] [-o FILE] [-l SECONDS]
  *
  * The parent maps PAGES + 1 pages (the extra page is never written by the child, so a test can
  * check that nothing outside the written range is reported), prepares them, starts the child and
@@ -12,7 +12,8 @@
  *      writer=0x<address of the store loop function>
  *
  * (one line) and then writes one byte at base + i * page_size + 0x123 for i = 0 .. N-1, in
- * ascending order, from one store instruction inside touch_pages().
+ * ascending order: from one store instruction inside touch_pages() for anon, file and zero;
+ * through the kernel for kread and gup (below).
  *
  *   anon  the parent writes every page (each becomes a real private page, not the zero page);
  *         the child's writes break copy-on-write: N anon copies.
@@ -24,6 +25,16 @@
  *         present page. The file lives in $TMPDIR or /tmp.
  *   zero  the mapping is left untouched by the parent; the child reads every page (mapping the
  *         shared zero page) and then writes: N zero-page copies.
+ *   kread prepared as anon; the child makes the kernel do the writes: for each page it puts one
+ *         byte into a pipe of its own and read(2)s it back into the page at 0x123. The copy is
+ *         made while the kernel copies to user memory: a fault in kernel mode
+ *         (exceptions:page_fault_kernel, not page_fault_user), N anon copies.
+ *   gup   prepared as anon; the child writes one byte into each page at 0x123 with
+ *         process_vm_writev() on itself. The kernel pins the page for writing
+ *         (get_user_pages) and breaks copy-on-write there, with no page fault at all: N anon
+ *         copies that no fault tracepoint sees.
+ *   kread and gup go through syscall() only (already resolved before clone(), see main()), and
+ *   the source byte lives on the child's own stack, so -n 0 makes the same other copies.
  *
  *   -t  the child writes from a second thread; tid= is that thread's id.
  *   -s  the child sleeps SECONDS after printing its line and before touching the pages, so a
@@ -45,6 +56,12 @@
  * every run, so "copies with -n N" minus "copies with -n 0" is exactly N. (For the same
  * reason the parent calls no libc function for the first time after clone(); see main().)
  * Transparent huge pages are disabled on the mappings so that every copy is one 4 KiB page.
+ *
+ * Restartable sequences are off (cow_writer re-executes itself once with
+ * GLIBC_TUNABLES=glibc.pthread.rseq=0): with rseq, the kernel writes the thread's rseq area,
+ * in the TLS page parent and child share, whenever either comes back to user space after being
+ * scheduled; whichever of the two the kernel writes first for takes that copy (a kernel-mode
+ * fault), so the child's other copies would be 3 or 4 at random.
  */
 #define _GNU_SOURCE /* clone() */
 #include <errno.h>
@@ -57,6 +74,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,8 +82,8 @@
 #define WRITE_OFFSET 0x123
 #define CHILD_STACK  (256 * 1024)
 
-enum kind { KIND_ANON, KIND_FILE, KIND_ZERO };
-static const char *const kind_names[] = { "anon", "file", "zero" };
+enum kind { KIND_ANON, KIND_FILE, KIND_ZERO, KIND_KREAD, KIND_GUP };
+static const char *const kind_names[] = { "anon", "file", "zero", "kread", "gup" };
 
 static struct {
 	long pages;
@@ -90,7 +108,7 @@ static void die(const char *what)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: cow_writer [-n PAGES] [-k anon|file|zero] [-t] [-s SECONDS] [-e] [-w] [-W]"
+		"usage: cow_writer [-n PAGES] [-k anon|file|zero|kread|gup] [-t] [-s SECONDS] [-e] [-w] [-W]"
 		" [-o FILE] [-l SECONDS]\n");
 	exit(2);
 }
@@ -117,6 +135,46 @@ static void __attribute__((noinline)) touch_pages(long n)
 
 	for (long i = 0; i < n; i++)
 		p[i * cfg.page_size + WRITE_OFFSET] = 0x5a;
+}
+
+/*
+ * kread: the kernel writes each page, copying one byte from a pipe into it (read(2)). Raw
+ * syscall()s: no libc function resolved for the first time here, no errno written on success.
+ */
+static void __attribute__((noinline)) kernel_read_pages(long n)
+{
+	unsigned char byte = 0x5a;
+	int fds[2];
+
+	if (syscall(SYS_pipe2, fds, O_CLOEXEC))
+		_exit(1);
+	for (long i = 0; i < n; i++) {
+		if (syscall(SYS_write, fds[1], &byte, 1) != 1 ||
+		    syscall(SYS_read, fds[0], cfg.base + i * cfg.page_size + WRITE_OFFSET, 1) != 1)
+			_exit(1);
+	}
+	syscall(SYS_close, fds[0]);
+	syscall(SYS_close, fds[1]);
+}
+
+/*
+ * gup: the kernel writes each page through get_user_pages (process_vm_writev() on ourselves):
+ * copy-on-write is broken without a fault.
+ */
+static void __attribute__((noinline)) gup_write_pages(long n)
+{
+	unsigned char byte = 0x5a;
+	long self = syscall(SYS_getpid);
+	struct iovec local = { .iov_base = &byte, .iov_len = 1 };
+
+	for (long i = 0; i < n; i++) {
+		struct iovec remote = {
+			.iov_base = cfg.base + i * cfg.page_size + WRITE_OFFSET, .iov_len = 1
+		};
+
+		if (syscall(SYS_process_vm_writev, self, &local, 1UL, &remote, 1UL, 0UL) != 1)
+			_exit(1);
+	}
 }
 
 static void sleep_s(double s)
@@ -148,9 +206,21 @@ static void *writer(void *unused)
 		if (read(STDIN_FILENO, &c, 1) != 1)
 			_exit(1);
 	}
-	if (cfg.kind != KIND_ANON)
+	switch (cfg.kind) {
+	case KIND_KREAD:
+		kernel_read_pages(cfg.pages);
+		break;
+	case KIND_GUP:
+		gup_write_pages(cfg.pages);
+		break;
+	case KIND_FILE:
+	case KIND_ZERO:
 		read_pages(cfg.pages + 1);
-	touch_pages(cfg.pages);
+		/* fall through */
+	case KIND_ANON:
+		touch_pages(cfg.pages);
+		break;
+	}
 	return NULL;
 }
 
@@ -208,9 +278,31 @@ static void map_region(void)
 		madvise(p, len, MADV_NOHUGEPAGE);
 	}
 	cfg.base = p;
-	if (cfg.kind == KIND_ANON)
+	if (cfg.kind == KIND_ANON || cfg.kind == KIND_KREAD || cfg.kind == KIND_GUP)
 		for (long i = 0; i < cfg.pages + 1; i++)
 			cfg.base[i * cfg.page_size] = 1;
+}
+
+#define NO_RSEQ "glibc.pthread.rseq=0"
+
+/* Run again with rseq off (see the header comment), unless it is already off. */
+static void exec_without_rseq(char **argv)
+{
+	const char *old = getenv("GLIBC_TUNABLES");
+	static char self[4096], tunables[4096];
+	ssize_t len;
+
+	if (old && strstr(old, NO_RSEQ))
+		return;
+	snprintf(tunables, sizeof(tunables), "%s%s" NO_RSEQ, old ? old : "", old ? ":" : "");
+	/* the real path, not /proc/self/exe: comm stays cow_writer */
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0)
+		return;
+	self[len] = 0;
+	setenv("GLIBC_TUNABLES", tunables, 1);
+	execv(self, argv);
+	die("re-exec without rseq");
 }
 
 int main(int argc, char **argv)
@@ -218,6 +310,8 @@ int main(int argc, char **argv)
 	char *stack, *end;
 	int opt, status;
 	pid_t pid;
+
+	exec_without_rseq(argv);
 
 	while ((opt = getopt(argc, argv, "n:k:ts:ewWo:l:")) != -1) {
 		switch (opt) {
@@ -234,6 +328,10 @@ int main(int argc, char **argv)
 				cfg.kind = KIND_FILE;
 			else if (!strcmp(optarg, "zero"))
 				cfg.kind = KIND_ZERO;
+			else if (!strcmp(optarg, "kread"))
+				cfg.kind = KIND_KREAD;
+			else if (!strcmp(optarg, "gup"))
+				cfg.kind = KIND_GUP;
 			else
 				usage();
 			break;
