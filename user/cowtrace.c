@@ -108,6 +108,19 @@ struct session {
 	bool preempt_refused; /* the kernel refused the hooks with preemption off */
 };
 
+static bool duration_over(const struct session *s, unsigned long long now)
+{
+	return s->opt.duration && now - s->start_ns >= s->opt.duration * 1e9;
+}
+
+/* Ctrl-C, SIGTERM or -d: for the work done on the target's behalf between polls (pyattach) */
+static bool run_ending(void *arg)
+{
+	const struct session *s = arg;
+
+	return exiting || (s->start_ns && duration_over(s, monotonic_ns()));
+}
+
 static int handle_proc_event(void *ctx, void *data, size_t len)
 {
 	struct session *s = ctx;
@@ -592,6 +605,7 @@ static int load_and_attach(struct session *s)
 		log_error("out of memory");
 		return EXIT_ERROR;
 	}
+	pyattach_set_stop(s->pa, run_ending, s);
 	s->tracees.stacks = !s->opt.no_stacks;
 	if (!s->opt.counts_only) {
 		s->attrib = attrib_new(&s->tracees, !s->opt.no_stacks, s->opt.native);
@@ -756,7 +770,7 @@ static void poll_loop(struct session *s)
 			next_summary += s->opt.interval * 1e9;
 		}
 		reap_child(s);
-		if (s->opt.duration && now - s->start_ns >= s->opt.duration * 1e9) {
+		if (duration_over(s, now)) {
 			end_command(s);
 			break;
 		}

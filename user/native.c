@@ -145,7 +145,7 @@ static void load_symfile(struct symfile *f, const char *path)
 	if (pfd < 0)
 		return;
 	if (fstat(pfd, &st) || !S_ISREG(st.st_mode) || st.st_dev != f->dev ||
-	    st.st_ino != f->ino) {
+	    st.st_ino != f->ino || (unsigned long long)st.st_size > PROCFS_ELF_READ_MAX) {
 		close(pfd);
 		return;
 	}

@@ -12,6 +12,12 @@
 
 /* pid_max can be raised to at most 2^22 (PID_MAX_LIMIT on 64-bit). */
 #define PROCFS_PID_MAX 4194304
+/*
+ * The largest file a traced process maps that cowtrace reads as ELF (an interpreter, or a
+ * library for --native symbols): libelf reads a section whole, and a target can map a sparse
+ * file of any size named like libpython. CPython builds with their symbols are 5 to 60 MiB.
+ */
+#define PROCFS_ELF_READ_MAX (512ULL << 20)
 
 struct proc_stat {
 	int pid;

@@ -29,7 +29,16 @@ struct pyattach {
 		ino_t ino;
 	} *not_python;
 	size_t n_not, cap_not;
+	/* asked before each file not looked at yet: the run is ending (-d, Ctrl-C) */
+	bool (*stop)(void *arg);
+	void *stop_arg;
 };
+
+void pyattach_set_stop(struct pyattach *pa, bool (*stop)(void *arg), void *arg)
+{
+	pa->stop = stop;
+	pa->stop_arg = arg;
+}
 
 struct pyattach *pyattach_new(struct cowtrace_bpf *skel)
 {
@@ -176,8 +185,14 @@ static const struct py_binding *bind(struct pyattach *pa, const char *path, dev_
 		return b;
 	if (known_not_python(pa, dev, ino))
 		return NULL;
+	/* what follows reads a file the target chose, and attaches: not once the run ends */
+	if (pa->stop && pa->stop(pa->stop_arg))
+		return NULL;
 	err = py_interp_inspect(path, &interp);
 	if (err) {
+		if (err == -EFBIG)
+			log_warn("%s: larger than %llu MiB, not read as an interpreter", shown,
+				 PROCFS_ELF_READ_MAX >> 20);
 		remember_not_python(pa, dev, ino);
 		return NULL;
 	}

@@ -42,6 +42,11 @@ struct pyattach;
 struct pyattach *pyattach_new(struct cowtrace_bpf *skel);
 void pyattach_free(struct pyattach *pa); /* detaches everything */
 
+/* stop(arg) is asked before each file not looked at yet: true when the run is ending, so that
+ * a target mapping many large files cannot hold up -d or Ctrl-C (each read is bounded too:
+ * PROCFS_ELF_READ_MAX) */
+void pyattach_set_stop(struct pyattach *pa, bool (*stop)(void *arg), void *arg);
+
 /* Looks through pid's mappings for a CPython interpreter; attaches its probes if new. Returns the
  * binding, or NULL when pid runs no CPython (or is gone). */
 const struct py_binding *pyattach_scan_pid(struct pyattach *pa, int pid);

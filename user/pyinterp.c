@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "procfs.h"
 #include "pyinterp.h"
 
 #define MAX_CANDS     8	  /* symbols kept per collector name; real builds have 1 or 2 */
@@ -817,6 +818,10 @@ int py_interp_inspect(const char *path, struct py_interp *out)
 	out->ino = st.st_ino;
 	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
 		err = -ENOEXEC;
+		goto out_close;
+	}
+	if ((unsigned long long)st.st_size > PROCFS_ELF_READ_MAX) {
+		err = -EFBIG;
 		goto out_close;
 	}
 	if (elf_version(EV_CURRENT) == EV_NONE) {

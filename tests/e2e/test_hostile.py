@@ -239,3 +239,77 @@ def test_interpreter_swapped_on_open(tmp_path, replacement):
     workers = [p for p in rep["processes"] if p["ppid"] == target.pid]
     assert len(workers) == 3 and all(p["by_cause"].get("gc", 0) > 0 for p in workers), \
         workers
+
+
+# Maps each FILE executable, says so, and sleeps.
+MAPPER = r"""
+import mmap, sys, time
+maps = []
+for path in sys.argv[2:]:
+    with open(path, "rb") as f:
+        maps.append(mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE,
+                              prot=mmap.PROT_READ | mmap.PROT_EXEC))
+print("mapped", flush=True)
+time.sleep(float(sys.argv[1]))
+"""
+
+
+def huge_elf(path, size):
+    """A sparse file of SIZE bytes with an ELF header whose symbol table claims all of it: a
+    reader that takes the file's word for it reads SIZE bytes and walks SIZE / 24 symbols."""
+    import struct
+    shoff, nsec = 64, 3
+    ehdr = struct.pack("<4sBBBBB7sHHIQQQIHHHHHH", b"\x7fELF", 2, 1, 1, 0, 0, b"\0" * 7,
+                       3, 62, 1, 0, 0, shoff, 0, 64, 56, 0, 64, nsec, 2)
+
+    def shdr(name, typ, off, sz, link=0, entsize=0):
+        return struct.pack("<IIQQQQIIQQ", name, typ, 0, 0, off, sz, link, 0, 8, entsize)
+    table = shdr(0, 0, 0, 0) + shdr(0, 2, 4096, size - 8192, 2, 24) + shdr(0, 3, size - 4096, 1)
+    with open(path, "wb") as f:
+        f.write(ehdr + table)
+        f.truncate(size)
+
+
+def test_many_huge_interpreters_mapped(tmp_path):
+    """A target that maps files named like libpython, each 1 GiB (sparse, with a symbol table
+    that claims all of it): cowtrace reads none of them whole (its memory stays small), -d 3
+    ends the run in time, and the report is written."""
+    home = tempfile.mkdtemp(prefix="cowtrace-hostile-", dir="/tmp")
+    os.chmod(home, 0o755)
+    files = []
+    for i in range(4):
+        d = os.path.join(home, str(i))
+        os.mkdir(d)
+        files.append(os.path.join(d, "libpython3.11.so.1.0"))
+        huge_elf(files[-1], 1 << 30)
+    for root, dirs, names in os.walk(home):
+        for n in dirs + names:
+            os.chown(os.path.join(root, n), 65534, 65534)
+    # a program whose own name is not an interpreter's, so that every mapping is looked at
+    mapper = os.path.join(home, "mapper")
+    shutil.copy(DEBIAN_PYTHON, mapper)
+    target = subprocess.Popen(NOBODY + [mapper, "-c", MAPPER, "30", *files],
+                              stdout=subprocess.PIPE, text=True, env=dict(os.environ,
+                                                                         PYTHONHOME="/usr"))
+    try:
+        assert target.stdout.readline().strip() == "mapped"
+        report = tmp_path / "r.json"
+        t0 = time.monotonic()
+        cowtrace = subprocess.Popen([str(COWTRACE), "-p", str(target.pid), "-d", "3", "-q",
+                                     "--json", str(report)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        _, status, usage = os.wait4(cowtrace.pid, 0)
+        took = time.monotonic() - t0
+        cowtrace.returncode = os.waitstatus_to_exitcode(status)
+        err = cowtrace.stderr.read()
+    finally:
+        target.kill()
+        target.wait()
+        shutil.rmtree(home, ignore_errors=True)
+    assert cowtrace.returncode == 0, "cowtrace exit %d\n%s" % (cowtrace.returncode, err[-2000:])
+    assert took < 8, "-d 3 took %.1f s" % took
+    # ru_maxrss in KiB: the tool itself is ~20 MiB; one file read whole would be 1 GiB
+    assert usage.ru_maxrss < 200 * 1024, "cowtrace grew to %d MiB" % (usage.ru_maxrss >> 10)
+    assert "not read as an interpreter" in err, err[-2000:]
+    rep = json.loads(report.read_text())
+    assert [p["pid"] for p in rep["processes"]] == [target.pid], rep["processes"]
