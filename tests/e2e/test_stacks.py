@@ -748,6 +748,35 @@ def test_escaping(outdir, tmp_path):
     check_round_trip(r)
 
 
+def test_hostile_code_names(outdir):
+    """Code names the traced program chose (code.replace): one full of the outputs' syntax
+    (; < & and a space), one with terminal escape sequences and a newline. The first is one
+    frame in every format (';' as ':'), escaped in the SVG; the second reaches no output raw:
+    no escape character, no BEL, no line broken inside a frame, in the folded file, the SVG,
+    speedscope's file or the text report."""
+    python = need_debian_python()
+    r = run(outdir, python, PY_WORKLOADS / "stack_hostile_names.py", "--records", "60000")
+    syntax = bytes.fromhex(r.info["syntax_name"]).decode().replace(";", ":")
+    ref = worker_stacks(r, "refcount")
+    under = total(ref, lambda s: any(f.startswith(syntax + " (") for f in s.python))
+    # a worker reads half of the records under each name
+    assert under >= 0.3 * total(ref), "%d of %d refcount pages under %r\n%s" % (
+        under, total(ref), syntax, describe(r))
+    names = check_svg_xml(r.paths["svg"])
+    assert any(n.startswith(syntax + " (") for n in names), names[:40]
+    svg = r.paths["svg"].read_text(encoding="utf-8")
+    assert "<script>alert" not in svg and "&lt;script&gt;alert" in svg
+    doc = check_speedscope(r.paths["speedscope"], r.stacks)
+    assert any(f["name"].startswith(syntax + " (") for f in doc["shared"]["frames"])
+    for what, text in (("folded", r.paths["folded"].read_text(encoding="utf-8")),
+                       ("svg", svg), ("speedscope", r.paths["speedscope"].read_text()),
+                       ("text report", r.stdout)):
+        for ch in ("\x1b", "\x07"):
+            assert ch not in text, "%r in the %s" % (ch, what)
+    assert not any("pwned" in f for s in r.stacks for f in s.python), \
+        "the name with escape sequences was shown (its control characters replaced or not)"
+
+
 def chain_stack_at(r, src):
     best = max((s for s in worker_stacks(r, "refcount") if ends_with_chain(s, src, CHAIN)),
                key=lambda s: s.count)
