@@ -1,16 +1,16 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 """A traced program that attacks the tracer through the files it maps.
 
+Every attacker runs as nobody, from a directory of its own.
+
 Truncate while parsing: the program runs pyenv's python3.11 with its libpython from a copy it
 can write. Another process of its own watches that copy with inotify and, whenever someone
 opens it (cowtrace, to read the interpreter's ELF file before probing it), truncates it, waits,
 and writes it back: a parser that mapped the file would take SIGBUS in the window and die
 without a report. cowtrace reads with pread (and guards libbpf's own mapping), so it must end
-at -d with its report, whatever it could or could not attach in the window. The program and its
-accomplice run as root there: what matters is what cowtrace does when a file it reads changes
-under it, not who changes it.
+at -d with its report, whatever it could or could not attach in the window.
 
-Swap on open: as nobody, the program runs a copy of Debian's python3.11 (USDT probes) from a
+Swap on open: the program runs a copy of Debian's python3.11 (USDT probes) from a
 directory of its own; its accomplice, on the first open of that copy by someone else, renames
 it away and renames a symlink to a root-owned victim binary (or a FIFO) over its name. A tracer
 that opens the interpreter by the path /proc/PID/maps shows, or attaches by that path (libbpf
@@ -27,6 +27,18 @@ import time
 import pytest
 
 from conftest import COWTRACE, pyenv_interpreters
+
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+DEBIAN_PYTHON = "/usr/bin/python3.11"
+
+
+def nobody_home():
+    """A directory of nobody's own, where nobody can create, rename and truncate."""
+    home = tempfile.mkdtemp(prefix="cowtrace-hostile-", dir="/tmp")
+    os.chmod(home, 0o755)
+    os.chown(home, 65534, 65534)
+    return home
+
 
 TARGET = r"""
 import gc, os, sys, time
@@ -76,20 +88,25 @@ def test_interpreter_truncated_while_read(tmp_path):
         pytest.fail("pyenv's 3.11 is not installed (see tests/e2e/conftest.py)")
     lib = py.parent.parent / "lib" / "libpython3.11.so.1.0"
     assert lib.exists(), lib
-    libdir = tmp_path / "lib"
-    libdir.mkdir()
-    copy = libdir / lib.name
+    # nobody's own copies of the interpreter and its library (pyenv's tree is root's); the
+    # standard library is Debian's 3.11 (-S: nothing from site-packages)
+    home = nobody_home()
+    interp = os.path.join(home, "python3.11")
+    copy = os.path.join(home, lib.name)
+    shutil.copy(py.resolve(), interp)
     shutil.copy(lib, copy)
-    env = dict(os.environ, LD_LIBRARY_PATH=str(libdir))
-    target = subprocess.Popen([str(py), "-c", TARGET, "4"], stdout=subprocess.PIPE, text=True,
-                              env=env)
+    for f in (interp, copy):
+        os.chown(f, 65534, 65534)
+    env = dict(os.environ, LD_LIBRARY_PATH=home, PYTHONHOME="/usr")
+    target = subprocess.Popen(NOBODY + [interp, "-S", "-c", TARGET, "4"],
+                              stdout=subprocess.PIPE, text=True, env=env)
     accomplice = None
     try:
         assert target.stdout.readline().strip() == "ready"
         with open("/proc/%d/maps" % target.pid) as f:
-            assert str(copy) in f.read(), "the target does not map the copy"
-        accomplice = subprocess.Popen(["/usr/bin/python3", "-c", ACCOMPLICE, str(copy), "6"],
-                                      stdout=subprocess.PIPE, text=True)
+            assert copy in f.read(), "the target does not map the copy"
+        accomplice = subprocess.Popen(NOBODY + ["/usr/bin/python3", "-c", ACCOMPLICE, copy,
+                                                "6"], stdout=subprocess.PIPE, text=True)
         assert accomplice.stdout.readline().strip() == "watching"
         report = tmp_path / "r.json"
         t0 = time.monotonic()
@@ -104,8 +121,9 @@ def test_interpreter_truncated_while_read(tmp_path):
         if accomplice and accomplice.poll() is None:
             accomplice.kill()
             accomplice.wait()
+        shutil.rmtree(home, ignore_errors=True)
     assert res.returncode == 0, "cowtrace exit %d (135: SIGBUS)\n%s" % (res.returncode,
-                                                                      res.stderr[-2000:])
+                                                                       res.stderr[-2000:])
     assert truncations >= 1, "the accomplice never saw the file opened: no attack happened"
     assert took < 20, "-d 8 took %.1f s" % took
     rep = json.loads(report.read_text())
@@ -165,8 +183,6 @@ for path in sys.argv[1:]:
     print(diff)
 """
 
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-DEBIAN_PYTHON = "/usr/bin/python3.11"
 
 
 def uprobe_bytes(*paths):
@@ -179,10 +195,7 @@ def uprobe_bytes(*paths):
 def test_interpreter_swapped_on_open(tmp_path, replacement):
     if not os.path.exists(DEBIAN_PYTHON):
         pytest.fail("%s is not installed (Debian's python3.11)" % DEBIAN_PYTHON)
-    # the attacker's directory: nobody's own, where nobody can rename
-    home = tempfile.mkdtemp(prefix="cowtrace-hostile-", dir="/tmp")
-    os.chmod(home, 0o755)
-    os.chown(home, 65534, 65534)
+    home = nobody_home()
     # the victim: a root-owned binary, of the same bytes (so that every probe offset lands in
     # its code); the attacker can only name it
     victim_dir = tmp_path / "victim"
@@ -274,8 +287,7 @@ def test_many_huge_interpreters_mapped(tmp_path):
     """A target that maps files named like libpython, each 1 GiB (sparse, with a symbol table
     that claims all of it): cowtrace reads none of them whole (its memory stays small), -d 3
     ends the run in time, and the report is written."""
-    home = tempfile.mkdtemp(prefix="cowtrace-hostile-", dir="/tmp")
-    os.chmod(home, 0o755)
+    home = nobody_home()
     files = []
     for i in range(4):
         d = os.path.join(home, str(i))
