@@ -70,6 +70,7 @@ struct attrib {
 	struct sumtab rows; /* struct attrib_row */
 	/* by stack */
 	struct pystacks *pystacks; /* NULL without stacks */
+	bool per_process;	   /* stack rows per process (--per-process) */
 	struct native_syms *native; /* NULL without --native */
 	struct sumtab srows; /* struct attrib_stack_row; no slots without stacks */
 };
@@ -399,6 +400,7 @@ static unsigned long srow_hash(const void *row)
 	h = (h ^ r->stack_id) * 1099511628211ULL;
 	h = (h ^ r->field) * 1099511628211ULL;
 	h = (h ^ r->native_id) * 1099511628211ULL;
+	h = (h ^ (unsigned int)r->pid) * 1099511628211ULL;
 	for (p = r->comm; *p && p < r->comm + sizeof(r->comm); p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	for (p = r->type; *p; p++)
@@ -412,7 +414,7 @@ static bool srow_equal(const void *x_, const void *y_)
 
 	return x->role == y->role && x->cause == y->cause && x->gc_gen == y->gc_gen &&
 	       x->family == y->family && x->stack_id == y->stack_id && x->field == y->field &&
-	       x->native_id == y->native_id &&
+	       x->native_id == y->native_id && x->pid == y->pid &&
 	       !strncmp(x->comm, y->comm, sizeof(x->comm)) && !strcmp(x->type, y->type);
 }
 
@@ -433,6 +435,8 @@ static void attrib_stack(struct attrib *a, const struct cow_copy_event *e,
 	info = sc->info;
 
 	row.role = tracees_role(a->t, e->slot);
+	if (a->per_process)
+		row.pid = e->pid;
 	memcpy(row.comm, info.comm, sizeof(row.comm));
 	row.comm[sizeof(row.comm) - 1] = '\0';
 	row.cause = d->cause;
@@ -477,6 +481,11 @@ static int by_stack_pages(const void *x, const void *y)
 	if (a->pages != b->pages)
 		return a->pages < b->pages ? 1 : -1;
 	return a->stack_id < b->stack_id ? -1 : a->stack_id > b->stack_id;
+}
+
+void attrib_stacks_per_process(struct attrib *a)
+{
+	a->per_process = true;
 }
 
 const struct attrib_stack_row *attrib_stack_rows(struct attrib *a, size_t *n)

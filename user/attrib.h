@@ -24,6 +24,7 @@ struct attrib_row {
 /* Copies by where they were made: process role and comm, cause, Python stack, object. */
 struct attrib_stack_row {
 	unsigned int role;
+	int pid; /* with attrib_stacks_per_process(), else 0: rows merged by role and comm */
 	char comm[16];
 	enum cow_cause cause;
 	unsigned int gc_gen; /* for cause gc: 0-2, or GC_GEN_UNKNOWN */
@@ -57,6 +58,8 @@ const unsigned long long *attrib_slot_causes(const struct attrib *a, unsigned in
  * writes).
  */
 unsigned long long attrib_slot_gc_headers(const struct attrib *a, unsigned int slot);
+/* Stack rows per process, not merged by role and program (--per-process). */
+void attrib_stacks_per_process(struct attrib *a);
 /* Rows by stack (attrib_new with stacks), most pages first. */
 const struct attrib_stack_row *attrib_stack_rows(struct attrib *a, size_t *n);
 /* All rows, most pages first (sorted on each call). */

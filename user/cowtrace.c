@@ -613,6 +613,8 @@ static int load_and_attach(struct session *s)
 			log_error("out of memory");
 			return EXIT_ERROR;
 		}
+		if (s->opt.per_process)
+			attrib_stacks_per_process(s->attrib);
 	}
 	return EXIT_OK;
 }

@@ -1037,6 +1037,10 @@ static const char svg_script[] =
     "\twindow.addEventListener('hashchange', fromHash);\n"
     "\tif (location.hash.length > 1)\n"
     "\t\tfromHash();\n"
+    "\t// taller than the window: open on the root and the widest frames, at the bottom, not\n"
+    "\t// on the blank space above the deepest stacks\n"
+    "\twindow.scrollTo(0, Math.max(0, (+doc.documentElement.getAttribute('height') || 0) -\n"
+    "\t\twindow.innerHeight));\n"
     "})();\n";
 
 static void svg_head(FILE *out, int height, const char *title, const char *subtitle)

@@ -34,6 +34,8 @@ static const char usage_head[] =
 	"                         collector), rewritten whole every -i interval and at the end\n"
 	"      --prometheus-pids  with --prometheus: a series per process, with a pid label\n"
 	"      --unit pages|bytes what flame graphs weigh (default pages)\n"
+	"      --per-process      stacks per process (\"worker python3 [PID]\"), not merged by\n"
+	"                         role and program\n"
 	"      --no-stacks        don't walk Python stacks (cheaper)\n"
 	"      --native           also record native (C) stacks, below the Python frames; only\n"
 	"                         meaningful for code built with frame pointers\n"
@@ -112,6 +114,7 @@ enum {
 	OPT_SPEEDSCOPE,
 	OPT_UNIT,
 	OPT_NO_STACKS,
+	OPT_PER_PROCESS,
 	OPT_NATIVE,
 	OPT_NO_DIRECT_MAP,
 	OPT_STOP,
@@ -170,6 +173,7 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		{ "speedscope", required_argument, NULL, OPT_SPEEDSCOPE },
 		{ "unit", required_argument, NULL, OPT_UNIT },
 		{ "no-stacks", no_argument, NULL, OPT_NO_STACKS },
+		{ "per-process", no_argument, NULL, OPT_PER_PROCESS },
 		{ "native", no_argument, NULL, OPT_NATIVE },
 		{ "no-direct-map", no_argument, NULL, OPT_NO_DIRECT_MAP },
 		{ "stop", no_argument, NULL, OPT_STOP },
@@ -255,6 +259,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 		case OPT_NO_STACKS:
 			o->no_stacks = true;
 			break;
+		case OPT_PER_PROCESS:
+			o->per_process = true;
+			break;
 		case OPT_NATIVE:
 			o->native = true;
 			break;
@@ -327,6 +334,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
 	    (o->counts_only || o->no_stacks))
 		return fail(err, errlen, "stacks were asked for (--folded, --svg, --speedscope or "
 				    "--by stack) and turned off (--counts-only or --no-stacks)");
+	if (o->per_process && (o->counts_only || o->no_stacks))
+		return fail(err, errlen, "--per-process splits stacks, which --counts-only and "
+				    "--no-stacks turn off");
 	if (o->native && (o->counts_only || o->no_stacks))
 		return fail(err, errlen, "--native needs stacks (not with --counts-only or --no-stacks)");
 	if (o->counts_only)

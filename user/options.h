@@ -24,6 +24,7 @@ struct options {
 	unsigned int buffer_mb; /* copy event buffer size */
 	bool counts_only;   /* no object/field/cause attribution */
 	bool no_stacks;	    /* don't walk Python stacks */
+	bool per_process;   /* stack rows per process, not per role and program */
 	bool native;	    /* also native (user) stacks, by frame pointers */
 	bool no_direct_map; /* capture through the target's mapping, not the direct map */
 	bool stop_command;  /* --stop: at -d, stop COMMAND (SIGTERM, then SIGKILL) */

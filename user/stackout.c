@@ -17,7 +17,11 @@ size_t stackout_frames_classed(const struct attrib_stack_row *row, const char **
 
 	if (max < 5)
 		return 0;
-	snprintf(bufs[0], sizeof(bufs[0]), "%s %s", cow_role_name(row->role), row->comm);
+	if (row->pid)
+		snprintf(bufs[0], sizeof(bufs[0]), "%s %s [%d]", cow_role_name(row->role),
+			 row->comm, row->pid);
+	else
+		snprintf(bufs[0], sizeof(bufs[0]), "%s %s", cow_role_name(row->role), row->comm);
 	classes[n] = FLAME_CLASS_PROCESS;
 	frames[n++] = bufs[0];
 	if (row->cause == CAUSE_GC && row->gc_gen < GC_GENS)
@@ -106,11 +110,14 @@ void stackout_text(FILE *f, const struct attrib_stack_row *rows, size_t n,
 			if (r->cause != (enum cow_cause)cause)
 				continue;
 			shown++;
-			fprintf(f, "  %9llu %5.1f%%  %s %s in %s %s\n", r->pages,
+			fprintf(f, "  %9llu %5.1f%%  %s %s in %s %s", r->pages,
 				100.0 * r->pages / in_cause,
 				r->type[0] ? text_esc(type, sizeof(type), r->type) : "?",
 				cow_field_name(r->field), cow_role_name(r->role),
 				text_esc(comm, sizeof(comm), r->comm));
+			if (r->pid)
+				fprintf(f, " [%d]", r->pid);
+			fputc('\n', f);
 			if (!r->stack || !r->stack->n) {
 				fprintf(f, "                    [no Python stack]\n");
 				continue;

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -220,3 +221,27 @@ def test_zoom_labels_narrow_frames(samples):
     assert shown == {name: name for name in [
         "all", "worker python3", "refcount", "<module> (server.py:88)", "deep (rec.py:3)",
         "[truncated]", "tuple.ob_item"]}
+
+
+def scrolled_to(svg_path, tmp_path):
+    """(scrollY, innerHeight, height) of the SVG after its script ran in headless Chromium: a
+    copy is read back, with one line added at the end of its script that writes them into the
+    DOM (the screenshot of a scrolled standalone SVG is blank in headless Chromium)."""
+    text = Path(svg_path).read_text(encoding="utf-8")
+    end = text.rindex("})();")
+    probe = ("\tdocument.documentElement.setAttribute('data-probe', window.scrollY + ',' + "
+             "window.innerHeight);\n")
+    copy = tmp_path / ("probe-" + Path(svg_path).name)
+    copy.write_text(text[:end] + probe + text[end:], encoding="utf-8")
+    root = ET.fromstring(dump_svg_dom(copy))
+    y, inner = (int(float(v)) for v in root.get("data-probe").split(","))
+    return y, inner, int(root.get("height"))
+
+
+def test_tall_graph_opens_on_its_root(samples, tmp_path):
+    """A graph taller than the window opens scrolled to its bottom, where the root and the
+    widest frames are; one that fits is not scrolled."""
+    y, inner, height = scrolled_to(samples / "sample-deep.svg", tmp_path)
+    assert height > 2 * inner and y > 0 and y + inner >= height - 1, (y, inner, height)
+    y, inner, height = scrolled_to(samples / "sample.svg", tmp_path)
+    assert height <= inner and y == 0, (y, inner, height)

@@ -595,6 +595,24 @@ def test_folded_matches_report(outdir, interp, script):
     check_round_trip(r)
 
 
+def test_per_process(outdir):
+    """--per-process: frame 1 is "<role> <comm> [PID]", one column per process, and each
+    process's lines add up to its pages in the JSON report of the same run."""
+    python = need_debian_python()
+    r = run(outdir, python, PY_WORKLOADS / "stack_scan.py", "--records", "30000",
+            opts=("--per-process",))
+    check_round_trip(r)
+    per_pid = collections.Counter()
+    for s in r.stacks:
+        m = re.fullmatch(r"(.+) \[(\d+)\]", s.comm)
+        assert m, "frame 1 without a pid: " + s.text
+        per_pid[int(m[2])] += s.count
+    procs = {p["pid"]: p for p in r.report["processes"]}
+    assert len(r.workers) >= 2 and set(r.workers) <= set(per_pid), (r.workers, per_pid)
+    for pid, pages in per_pid.items():
+        assert pid in procs and procs[pid]["pages"] == pages, (pid, pages, procs.get(pid))
+
+
 def test_unit_bytes(outdir):
     """--unit bytes: every count a multiple of the page size, the total totals.pages times it,
     in the folded file and the speedscope file (unit "bytes") alike."""

@@ -115,6 +115,8 @@ static void test_bad_forms(void **state)
 	char *l[] = { "cowtrace", "--json", "", "-p", "1", NULL };
 	char *m[] = { "cowtrace", "-T", "--json", "-", "-p", "1", NULL };
 	char *n[] = { "cowtrace", "-p", "99999999999", NULL };
+	char *o[] = { "cowtrace", "--per-process", "--no-stacks", "-p", "1", NULL };
+	char *q[] = { "cowtrace", "--per-process", "-c", "-p", "1", NULL };
 
 	expect_usage_error(a, ARGC(a), "invalid pid 'abc'");
 	expect_usage_error(b, ARGC(b), "invalid pid '12x'");
@@ -130,6 +132,8 @@ static void test_bad_forms(void **state)
 	expect_usage_error(l, ARGC(l), "--json needs a file name");
 	expect_usage_error(m, ARGC(m), "both want stdout");
 	expect_usage_error(n, ARGC(n), "invalid pid");
+	expect_usage_error(o, ARGC(o), "--per-process splits stacks");
+	expect_usage_error(q, ARGC(q), "--per-process splits stacks");
 }
 
 static void test_help_and_version_win(void **state)
