@@ -655,8 +655,14 @@ def test_capture_paths_agree(interp, workload_args):
     a, b = rows(direct), rows(mapped)
     n = len(worker_procs(direct))
     assert n == len(worker_procs(mapped))
+    # the root's own few dozen pages, copied while the dynamic loader and the interpreter start
+    # (some decoded before their mapping was seen: region unknown), differ between two runs by
+    # timing, not by the capture path: they may move between rows
+    roots = max(sum(p["pages"] for p in r.report["processes"] if p["role"] == "root")
+                for r in (direct, mapped))
     for key in sorted(set(a) | set(b), key=str):
-        assert near(a.get(key, 0), b.get(key, 0), n), \
+        assert near(a.get(key, 0), b.get(key, 0), n) or \
+            abs(a.get(key, 0) - b.get(key, 0)) <= roots, \
             "%r: %d pages through the direct map, %d through the mapping\n%s\n%s" \
             % (key, a.get(key, 0), b.get(key, 0), describe(direct), describe(mapped))
 

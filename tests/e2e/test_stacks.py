@@ -132,7 +132,8 @@ def read_folded(path):
         assert all(frames), "empty frame: " + where
         assert len(frames) >= 4, "fewer than 4 frames: " + where
         role, _, comm = frames[0].partition(" ")
-        assert role in ("root", "worker") and comm, "frame 1 not '<role> <comm>': " + where
+        assert role in ("root", "worker", "master", "helper") and comm, \
+            "frame 1 not '<role> <comm>': " + where
         assert frames[1] in CAUSE_FRAMES, "frame 2 not a cause: " + where
         typ, _, field = frames[-1].rpartition(" ")
         assert typ and field in FIELDS, "last frame not '<type> <field>': " + where
