@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -142,7 +143,9 @@ double report_figure_value(const struct report *r, const char *name)
 		return r->lost_events;
 	if (!strcmp(name, "duration_s"))
 		return r->duration_s;
-	return 0;
+	/* a name without a value here (a figure documented but not computed): undefined, which
+	 * satisfies no gate comparison, rather than a 0 that would */
+	return NAN;
 }
 
 /* wait(2) status to the shell's convention: the exit status, or 128 + the signal. */
