@@ -33,13 +33,20 @@ BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CFLAGS   ?= -g -O2
-CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+CFLAGS   += -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers \
 	    -std=gnu11 -D_GNU_SOURCE -DCOWTRACE_VERSION='"$(VERSION)"'
+# CI builds with warnings as errors (.ci/run sets COWTRACE_WERROR=1); users' builds need not
+ifneq ($(COWTRACE_WERROR),)
+CFLAGS   += -Werror
+endif
 # jansson: cowtrace diff reads reports that may come from anywhere, so a maintained, strict JSON
-# parser reads them (user/diff_load.c), not a hand-written one
+# parser reads them (user/output/diff_load.c), not a hand-written one
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS   := $(or $(shell pkg-config --libs jansson 2>/dev/null),-ljansson)
-INCLUDES := -I$(OUTPUT) -Iuser -Ibpf $(JANSSON_CFLAGS)
+# user/: cowtrace.c (main) and one folder per stage of the pipeline (docs/architecture.md);
+# headers are included by name, from every folder
+USER_DIRS := trace python attrib output lib
+INCLUDES := -I$(OUTPUT) -Iuser $(addprefix -Iuser/,$(USER_DIRS)) -Ibpf $(JANSSON_CFLAGS)
 LDLIBS   := -lbpf -lelf -lz $(JANSSON_LIBS)
 DEPFLAGS  = -MMD -MP -MF $(@:.o=.d)
 
@@ -47,16 +54,17 @@ DEPFLAGS  = -MMD -MP -MF $(@:.o=.d)
 # clang's own system include dirs, so that BPF code finds asm/types.h etc. (libbpf-bootstrap)
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
-BPF_CFLAGS := -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Iuser \
+BPF_CFLAGS := -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf \
 	      $(CLANG_BPF_SYS_INCLUDES)
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
-# user/cowtrace.c holds main(); everything else in user/ is a library the unit tests link too.
+# user/cowtrace.c holds main(); everything in user/'s folders is a library the unit tests link
+# too.
 MAIN_SRC  := user/cowtrace.c
-LIB_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard user/*.c))
+LIB_SRCS  := $(wildcard $(addsuffix /*.c,$(addprefix user/,$(USER_DIRS))))
 LIB_OBJS  := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 MAIN_OBJ  := $(OUTPUT)/user/cowtrace.o
 
@@ -102,10 +110,23 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 
 $(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $(DEPFLAGS) -c $< -o $@
 
-# Objects that include a skeleton must wait for it.
-$(LIB_OBJS) $(MAIN_OBJ): $(SKELS)
+# The flame graph's script, written as JavaScript (checked by node in the tests), embedded as a
+# C string: its leading // comment dropped, backslashes and quotes escaped, one literal a line.
+# It lands in a CDATA section, which "]]>" would end.
+$(OUTPUT)/flamegraph_js.h: user/output/flamegraph.js | $(OUTPUT)
+	$(call msg,GEN-JS,$@)
+	$(Q)! grep -q ']]>' $< || { echo "$<: ']]>' would end the SVG's CDATA section" >&2; exit 1; }
+	$(Q){ echo '/* made from $< by the Makefile */'; \
+	  echo 'static const char svg_script[] ='; \
+	  sed -e '1,/^(function/{/^\/\//d;}' -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
+	      -e 's/^/\t"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@.tmp && mv $@.tmp $@
+
+# Objects that include a generated header (a skeleton, the script) must wait for it.
+$(LIB_OBJS) $(MAIN_OBJ): $(SKELS) $(OUTPUT)/flamegraph_js.h
 
 cowtrace: $(MAIN_OBJ) $(LIB_OBJS)
 	$(call msg,LINK,$@)
@@ -179,8 +200,8 @@ ASAN_DIR       := $(OUTPUT)/asan
 ASAN_LIB_OBJS  := $(patsubst user/%.c,$(ASAN_DIR)/user/%.o,$(LIB_SRCS))
 ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(UNIT_SRCS))
 FUZZ_DIR       := $(OUTPUT)/fuzz
-FUZZ_LIB_OBJS  := $(patsubst %,$(FUZZ_DIR)/user/%.o,copy_event pyobj pytypes pylayout pylines \
-		  pyframes pyinterp pystacks)
+FUZZ_LIB_OBJS  := $(patsubst %,$(FUZZ_DIR)/user/%.o,trace/copy_event python/pyobj python/pytypes \
+		  python/pylayout python/pylines python/pyframes python/pyinterp python/pystacks)
 FUZZERS        ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS   ?= 60
 FUZZ_CI_SECONDS ?= 30
@@ -201,8 +222,9 @@ $(FUZZ_DIR)/toolchain.ok: | $(FUZZ_DIR)/user
 		"(Debian: libclang-rt-dev, see scripts/deps.sh)" >&2; exit 1; }
 	$(Q)touch $@
 
-$(ASAN_DIR)/user/%.o: user/%.c $(SKELS) | $(ASAN_DIR)/toolchain.ok
+$(ASAN_DIR)/user/%.o: user/%.c $(SKELS) $(OUTPUT)/flamegraph_js.h | $(ASAN_DIR)/toolchain.ok
 	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(SAN_CFLAGS) $(UNIT_SAN) $(INCLUDES) $(DEPFLAGS) -c $< -o $@
 
 $(ASAN_DIR)/tests/%: tests/unit/%.c $(ASAN_LIB_OBJS) | $(ASAN_DIR)/tests
@@ -215,6 +237,7 @@ unit-sanitize: $(ASAN_UNIT_BINS)
 
 $(FUZZ_DIR)/user/%.o: user/%.c | $(FUZZ_DIR)/toolchain.ok
 	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(INCLUDES) $(DEPFLAGS) \
 		-c $< -o $@
 
@@ -254,7 +277,7 @@ vmlinux:
 
 # ---- installing ---------------------------------------------------------------------------------
 # The man page and the bash completion are made from ./cowtrace --help (scripts/manpage.py), so
-# neither can say other than the tool; the completion's detector names come from user/detector.c.
+# neither can say other than the tool; the completion's detector names come from user/trace/detector.c.
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
@@ -267,10 +290,10 @@ $(OUTPUT)/cowtrace.8: cowtrace scripts/manpage.py | $(OUTPUT)
 	$(call msg,MAN,$@)
 	$(Q)$(PYTHON) scripts/manpage.py man ./cowtrace > $@
 
-$(OUTPUT)/cowtrace.bash: cowtrace scripts/manpage.py scripts/cowtrace.bash user/detector.c | $(OUTPUT)
+$(OUTPUT)/cowtrace.bash: cowtrace scripts/manpage.py scripts/cowtrace.bash user/trace/detector.c | $(OUTPUT)
 	$(call msg,GEN,$@)
 	$(Q)$(PYTHON) scripts/manpage.py completion ./cowtrace scripts/cowtrace.bash \
-		user/detector.c > $@
+		user/trace/detector.c > $@
 
 install: cowtrace docs
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
@@ -289,5 +312,6 @@ clean:
 .DELETE_ON_ERROR:
 .SECONDARY:
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/workloads/*.d \
-	$(ASAN_DIR)/user/*.d $(ASAN_DIR)/tests/*.d $(FUZZ_DIR)/*.d $(FUZZ_DIR)/user/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/user/*/*.d $(OUTPUT)/tests/*.d \
+	$(OUTPUT)/workloads/*.d $(ASAN_DIR)/user/*/*.d $(ASAN_DIR)/tests/*.d $(FUZZ_DIR)/*.d \
+	$(FUZZ_DIR)/user/*/*.d)

@@ -4,7 +4,7 @@
  * is inside a CPython collection (USDT or uprobes), and the copy-on-write detectors that count
  * every page copied in a traced process; each concern's code is in its own .bpf.h.
  *
- * Detectors (user space loads one, user/detector.c): a hook on wp_page_copy() or do_wp_page()
+ * Detectors (user space loads one, user/trace/detector.c): a hook on wp_page_copy() or do_wp_page()
  * (fentry/fexit or kprobe/kretprobe, bpf/wp_copy.bpf.h), or "fault-alloc-tp" (x86-64
  * tracepoints): a write fault on a present page followed, inside that same fault, by the
  * order-0 movable page allocation that receives the copy. All feed the same counters and

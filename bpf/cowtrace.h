@@ -126,7 +126,7 @@ struct cow_capture {
  * written to the ring costs: it is memory no cache holds): without capture it ends before cap
  * (COPY_EVENT_BARE), outside a pymalloc pool after cap.window (COPY_EVENT_WINDOW), without a
  * block head (none read, or the window holds it) after cap.pool (COPY_EVENT_POOL); user space
- * reads it into a zeroed struct (user/copy_event.c).
+ * reads it into a zeroed struct (user/trace/copy_event.c).
  */
 struct cow_copy_event {
 	__u32 type; /* EV_COPY or EV_COPY_FILE (then only slot, tid and ts are meaningful) */
@@ -156,7 +156,7 @@ struct cow_copy_event {
  * Python stacks, walked in BPF at the fault from the interpreter's own structures: the thread's
  * PyThreadState (found in the interpreter's thread list by thread_id, which is pthread_self(),
  * which is the thread's fs base on x86-64 glibc), then its frame chain. Offsets per version come
- * from user/pyframes.c; user space fills one configuration per process (map py_stack_cfgs).
+ * from user/python/pyframes.c; user space fills one configuration per process (map py_stack_cfgs).
  */
 #define COW_STACK_MAX	     64 /* deeper stacks are truncated at the root end, and marked */
 #define COW_STACK_TRUNCATED  0x1

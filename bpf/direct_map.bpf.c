@@ -6,7 +6,7 @@
  * at which both pages' bytes are found. Then the page-table walk of direct_map.bpf.h must find
  * both pages, from this process's pgd, at exactly base + their physical address, and the loads
  * the capture makes must read the first page's bytes there.
- * Run once with BPF_PROG_RUN, in the calling process (user/direct_map.c).
+ * Run once with BPF_PROG_RUN, in the calling process (user/trace/direct_map.c).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

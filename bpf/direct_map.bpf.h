@@ -12,7 +12,7 @@
  * Everything read here may change under us (the fault has not taken the mm's locks yet): loads
  * cannot fault (below), and a stale entry can at worst point at another page of memory, which
  * user space decodes as the untrusted bytes they are.
- * user/direct_map.c finds the base and checks this walk against /proc/self/pagemap before
+ * user/trace/direct_map.c finds the base and checks this walk against /proc/self/pagemap before
  * anything relies on it.
  */
 #ifndef COWTRACE_DIRECT_MAP_BPF_H

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # bash completion for cowtrace(8). The template of build/cowtrace.bash: scripts/manpage.py fills
 # in the options (and which of them take an argument) and the subcommands from cowtrace --help,
-# and the detectors' names from user/detector.c, when the tool is built. It needs none of the
+# and the detectors' names from user/trace/detector.c, when the tool is built. It needs none of the
 # bash-completion package's helpers.
 
 _cowtrace_reply()

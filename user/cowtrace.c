@@ -955,7 +955,7 @@ int main(int argc, char **argv)
 	char err[512], cmd_path[4096];
 	int status;
 
-	/* cowtrace diff A.json B.json: compares two reports, traces nothing (user/diff.c) */
+	/* cowtrace diff A.json B.json: compares two reports, traces nothing (user/output/diff.c) */
 	if (argc > 1 && !strcmp(argv[1], "diff"))
 		return diff_main(argc - 1, argv + 1);
 	if (options_parse(argc, argv, &s.opt, err, sizeof(err))) {

@@ -16,7 +16,7 @@ For each version, tests/e2e/debug_offsets_helper.c is compiled twice:
          PY_CORE_CFLAGS (they change struct sizes: Debian's 3.15 builds with -D_Py_TIER2=3
          -D_Py_JIT), printing offsetof()/sizeof() of the structures, enum and macro values and
          _Py_IsImmortal() of sample reference counts;
-  ours   from user/pyinterp.c, pyframes.c, pylayout.c, pylines.c: py_interp_inspect() of the
+  ours   from user/python/pyinterp.c, pyframes.c, pylayout.c, pylines.c: py_interp_inspect() of the
          binary, py_debug_offsets_parse() of the blob it stored, py_frame_offsets_of(),
          py_layout_of(), py_refcnt_immortal()/py_refcnt_live() of the same counts.
 Every name the truth side prints must be printed by ours with the same value.
@@ -42,7 +42,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HELPER = os.path.join(REPO, "tests", "e2e", "debug_offsets_helper.c")
-OURS_SRCS = ["user/pyinterp.c", "user/pyframes.c", "user/pylayout.c", "user/pylines.c"]
+OURS_SRCS = ["user/python/pyinterp.c", "user/python/pyframes.c", "user/python/pylayout.c", "user/python/pylines.c"]
 
 
 class Missing(Exception):
@@ -83,7 +83,8 @@ def build_flags(root, minor):
 
 def build_ours(tmp):
     exe = os.path.join(tmp, "ours")
-    run(["cc", "-std=gnu11", "-D_GNU_SOURCE", "-O1", "-Wall", "-I", os.path.join(REPO, "user"),
+    run(["cc", "-std=gnu11", "-D_GNU_SOURCE", "-O1", "-Wall", "-I",
+         os.path.join(REPO, "user", "python"), "-I", os.path.join(REPO, "user", "trace"),
          HELPER] + [os.path.join(REPO, s) for s in OURS_SRCS] + ["-lelf", "-o", exe])
     return exe
 

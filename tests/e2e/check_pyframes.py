@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-"""Follow user/pyframes.h in live interpreters and print the Python stacks it gives.
+"""Follow user/python/pyframes.h in live interpreters and print the Python stacks it gives.
 
     sudo tests/e2e/check_pyframes.py [PYTHON ...]
 
@@ -9,8 +9,8 @@ program whose threads stop in known call chains, then reads /proc/PID/mem the wa
 program will: from _PyRuntime to the interpreter, along its thread list to the thread state
 whose thread_id is the thread's fs base (taken with ptrace, independently of Python), from there
 along the frames to the code objects, names, files and line tables. The lines come from
-py_code_line() (user/pylines.c), called through ctypes; the offsets from py_frame_offsets_for()
-(user/pyframes.c): both are compiled from the tree first. Each reconstructed stack is compared
+py_code_line() (user/python/pylines.c), called through ctypes; the offsets from py_frame_offsets_for()
+(user/python/pyframes.c): both are compiled from the tree first. Each reconstructed stack is compared
 with what the thread printed about itself (sys._getframe(), f_lineno) just before it stopped.
 
 Two runs per interpreter:
@@ -50,9 +50,10 @@ def fail(msg):
 class Native:
     def __init__(self, outdir):
         so = os.path.join(outdir, "libpyframes_check.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wall", "-I" + os.path.join(ROOT, "user"),
-                        os.path.join(ROOT, "user/pyframes.c"), os.path.join(ROOT, "user/pylines.c"),
-                        "-o", so], check=True)
+        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wall",
+                        "-I" + os.path.join(ROOT, "user", "python"),
+                        os.path.join(ROOT, "user/python/pyframes.c"),
+                        os.path.join(ROOT, "user/python/pylines.c"), "-o", so], check=True)
         lib = ctypes.CDLL(so)
         lib.py_frame_offsets_for.restype = ctypes.c_void_p
         lib.py_frame_offsets_for.argtypes = [ctypes.c_int, ctypes.c_int]

@@ -13,13 +13,14 @@
  *   cc -DHELPER_TRUTH -DPy_BUILD_CORE [-D...] -I INC -I INC/python3.X -I INC/python3.X/internal
  *      debug_offsets_helper.c -o truth; ./truth REFCNT...
  *
- * Built without it, against user/ and linked with user/pyinterp.c, pyframes.c, pylayout.c and
- * pylines.c: what cowtrace makes of an interpreter's ELF file (py_interp_inspect(), then
+ * Built without it, against user/python/ and linked with its pyinterp.c, pyframes.c, pylayout.c
+ * and pylines.c: what cowtrace makes of an interpreter's ELF file (py_interp_inspect(), then
  * py_debug_offsets_parse() of the blob it stored, py_frame_offsets_of() and py_layout_of()),
  * and py_refcnt_immortal()/py_refcnt_live() of the same counts.
  *
- *   cc -std=gnu11 -D_GNU_SOURCE -I user debug_offsets_helper.c user/pyinterp.c
- *      user/pyframes.c user/pylayout.c user/pylines.c -lelf -o ours; ./ours FILE REFCNT...
+ *   cc -std=gnu11 -D_GNU_SOURCE -I user/python -I user/trace debug_offsets_helper.c
+ *      user/python/pyinterp.c user/python/pyframes.c user/python/pylayout.c
+ *      user/python/pylines.c -lelf -o ours; ./ours FILE REFCNT...
  *
  * A side prints only the facts it has; the script requires every name the truth side prints.
  */
@@ -182,7 +183,7 @@ int main(int argc, char **argv)
 	P("code_firstlineno", offsetof(PyCodeObject, co_firstlineno));
 	P("code_linetable", offsetof(PyCodeObject, co_linetable));
 	P("code_adaptive", offsetof(PyCodeObject, co_code_adaptive));
-	/* the location table of 3.11+ (PY_LINETABLE_LOCATIONS = 3 in user/pylines.h) when the
+	/* the location table of 3.11+ (PY_LINETABLE_LOCATIONS = 3 in user/python/pylines.h) when the
 	 * entry kinds are the ones py_code_line() decodes */
 	P("linetable_format",
 	  PY_CODE_LOCATION_INFO_SHORT0 == 0 && PY_CODE_LOCATION_INFO_ONE_LINE0 == 10 &&

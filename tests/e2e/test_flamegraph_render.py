@@ -142,6 +142,9 @@ def test_script_has_no_syntax_errors(samples, tmp_path):
                     pytrace=False)
     script = svg_script(samples / "sample.svg")
     assert "getElementById('frames')" in script
+    # the SVG holds user/output/flamegraph.js as written, its leading comment left out
+    source = (REPO_ROOT / "user" / "output" / "flamegraph.js").read_text()
+    assert script.strip() == source[source.index("(function () {"):].strip()
     js = tmp_path / "flamegraph.js"
     js.write_text(script)
     p = subprocess.run([node, "--check", str(js)], capture_output=True, text=True, timeout=60)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * _Py_DebugOffsets (user/pyframes.c, user/pylayout.c): the input is the blob as read at the
+ * _Py_DebugOffsets (user/python/pyframes.c, user/python/pylayout.c): the input is the blob as read at the
  * start of _PyRuntime. It is parsed, turned into frame offsets, and, as the blob of an
  * interpreter of the version it names (else 3.13), into that interpreter's frame offsets and
  * object layout. What the parser accepts must be what it promised: offsets inside their

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * py_interp_inspect() (user/pyinterp.c) on any file: the input is the file, written to a memfd
+ * py_interp_inspect() (user/python/pyinterp.c) on any file: the input is the file, written to a memfd
  * and opened by its /proc/self/fd path. An interpreter found is taken on to its frame offsets
  * and object layout, as cowtrace does. The answer may be anything coherent (the checks of
  * tests/unit/test_pyinterp.c's test_fake_fuzz), and never a read outside the file.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * py_code_line() (user/pylines.c) on any line table. Input: a version byte (3.6 + v % 11:
+ * py_code_line() (user/python/pylines.c) on any line table. Input: a version byte (3.6 + v % 11:
  * unknown versions too), co_firstlineno (i32), an instruction offset (i32), then the table as
  * read from co_lnotab or co_linetable. Besides the offset given, the offset before the code
  * and 65 offsets spread over what the table can cover are asked for.

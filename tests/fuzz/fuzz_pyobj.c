@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The copy-event decoder (user/pyobj.c), with its type lookups served by the type validator
- * (user/pytypes.c) from a fake address space. Input:
+ * The copy-event decoder (user/python/pyobj.c), with its type lookups served by the type validator
+ * (user/python/pytypes.c) from a fake address space. Input:
  *   u8  layout of 3.8 + v % 8
  *   u8  the region /proc/PID/maps gave (any value: out-of-range ones too)
  *   u16 length of the ring-buffer record, then the record: a struct cow_copy_event or a prefix
- *       of it, as BPF writes it (user/copy_event.c makes it whole)
+ *       of it, as BPF writes it (user/trace/copy_event.c makes it whole)
  *   the memory image (fuzz.h) that the type lookups read
  * The event is decoded with the lookup, without one, and without a layout. The answer may be
  * anything coherent: named values in range, an object only with its type's name. The type

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Naming Python stacks (user/pystacks.c): code objects, their names, files and line tables read
+ * Naming Python stacks (user/python/pystacks.c): code objects, their names, files and line tables read
  * from the target through a struct mem_reader. Input:
  *   u8  offsets: bit 7 clear: the table entry of 3.8 + (v % 8); set: a u16 length and a
  *       _Py_DebugOffsets blob follow, and the offsets come from it (a blob that does not parse

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The type validator (user/pytypes.c) on a fake address space. Input: a version byte (layout
+ * The type validator (user/python/pytypes.c) on a fake address space. Input: a version byte (layout
  * of 3.8 + v % 8), a count byte (1 + c % 8 pointers), the candidate pointers (u64 each), then
  * the memory image (fuzz.h). Each pointer is looked up twice in one cache (the second time
  * from it), and once more after the cache is cleared; the answers must agree, and a type must

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* user/copy_event.c: records of every length BPF writes, made whole: what a record does not
+/* user/trace/copy_event.c: records of every length BPF writes, made whole: what a record does not
  * carry is zero, and its have bits are clear whatever the record's bits said. */
 #include <setjmp.h>
 #include <stdarg.h>

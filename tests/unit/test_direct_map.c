@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* user/direct_map.c: the bases it tries and the pagemap entries it reads (the search itself
+/* user/trace/direct_map.c: the bases it tries and the pagemap entries it reads (the search itself
  * needs BPF and root: tests/e2e/test_cli.py::test_direct_map_found). */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Unit tests for user/pylines.c. The expected lines come from the interpreters themselves:
+ * Unit tests for user/python/pylines.c. The expected lines come from the interpreters themselves:
  * tests/unit/pylines_vectors.h holds the line tables of real code objects compiled by each
  * installed CPython (3.8-3.13 and Debian's 3.11) and, for every instruction offset, what that
  * interpreter's PyCode_Addr2Line() returned (regenerate with tests/unit/gen_pylines_vectors.py).

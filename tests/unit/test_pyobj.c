@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Unit tests for the copy-on-write decoder (user/pyobj.c), the per-version layouts
- * (user/pylayout.c) and the type validator (user/pytypes.c).
+ * Unit tests for the copy-on-write decoder (user/python/pyobj.c), the per-version layouts
+ * (user/python/pylayout.c) and the type validator (user/python/pytypes.c).
  *
  * Each supported version gets a synthetic address space laid out like Debian's python3.11 (a
  * non-PIE executable: static objects and types near 0x900000, the [heap] near 0x1e000000,

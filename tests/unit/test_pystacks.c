@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Unit tests for user/pystacks.c: stacks as BPF records them, named from code objects in a
+ * Unit tests for user/python/pystacks.c: stacks as BPF records them, named from code objects in a
  * fake address space laid out with each version's offsets (pyframes.h). The BPF map is this
  * file's bpf_map_lookup_elem(), which serves the stack under test.
  */

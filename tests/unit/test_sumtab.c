@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* user/sumtab.c: rows summed by key, through growth, and handed back in the caller's order. */
+/* user/lib/sumtab.c: rows summed by key, through growth, and handed back in the caller's order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>

@@ -358,14 +358,14 @@ const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_of
 		if (!bigger)
 			return NULL;
 		for (j = 0; j < ps->capstacks; j++) {
-			size_t k;
+			size_t at;
 
 			if (!ps->stacks[j].used)
 				continue;
-			for (k = slot_hash(ps->stacks[j].family, ps->stacks[j].id, 2 * ps->capstacks);
-			     bigger[k].used; k = (k + 1) & (2 * ps->capstacks - 1))
+			for (at = slot_hash(ps->stacks[j].family, ps->stacks[j].id, 2 * ps->capstacks);
+			     bigger[at].used; at = (at + 1) & (2 * ps->capstacks - 1))
 				;
-			bigger[k] = ps->stacks[j];
+			bigger[at] = ps->stacks[j];
 		}
 		free(ps->stacks);
 		ps->stacks = bigger;
