@@ -12,7 +12,7 @@
 
 The end-to-end suite's helpers are imported from tests/e2e (its conftest as plain `conftest`:
 this directory is a package, so this file is containers.conftest), and so are its session
-fixtures: root (a visible skip without it), the built tool (an error without it), tracefs.
+fixtures: root (a visible skip without it), the built tool (an error without it).
 """
 
 import itertools
@@ -31,7 +31,7 @@ E2E = REPO / "tests" / "e2e"
 sys.path.insert(0, str(E2E))
 
 # tests/e2e/conftest.py's autouse session fixtures, registered here too
-from conftest import require_build, require_root, tracefs  # noqa: E402,F401
+from conftest import require_build, require_root  # noqa: E402,F401
 
 SIDROOT_SH = HERE / "sidroot.sh"
 RESULTS = REPO / "build" / "containers"

@@ -20,7 +20,7 @@ Reading its output
 Environment
     Session fixtures (autouse): root check (skips the whole session, visibly, when not root:
     "needs root for BPF"), the built tool and workloads (a missing build is an error, not a
-    skip), tracefs mounted at /sys/kernel/tracing.
+    skip). cowtrace needs no tracefs: nothing here mounts it.
     pyenv_interpreters() -> {"3.11": Path(".../versions/3.11.7/bin/python3.11"), ...}
 """
 import collections
@@ -39,7 +39,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COWTRACE = REPO_ROOT / "cowtrace"
 BUILD = REPO_ROOT / "build"
 WORKLOADS = BUILD / "workloads"
-TRACEFS = Path("/sys/kernel/tracing")
 PAGE_SIZE = os.sysconf("SC_PAGESIZE")
 
 # Generous: a loaded 2-core machine can take seconds to load and attach BPF programs.
@@ -71,15 +70,6 @@ def require_build(require_root):
     if missing:
         pytest.fail("not built: %s (run 'make cowtrace workloads' at the repo root)"
                     % ", ".join(missing), pytrace=False)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def tracefs(require_root):
-    """Mount tracefs at /sys/kernel/tracing when it is not mounted (left mounted afterwards,
-    as systemd would have it). Harmless when the tool does not need it; yields the path."""
-    if not os.path.ismount(TRACEFS):
-        subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], check=False)
-    return TRACEFS
 
 
 # ---------------------------------------------------------------------------------------------
