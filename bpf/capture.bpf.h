@@ -55,7 +55,7 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 		return;
 	shift = *shiftp;
 	if (shift == COW_POOL_SHIFT_PENDING)
-		shift = 14;
+		shift = COW_POOL_SHIFT_GUESS;
 	if (shift != 12 && shift != 14)
 		return;
 	if (direct_map_base) {
@@ -87,9 +87,8 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 	cap->pool_addr = pool;
 	if (read_target(&v, cap->pool, COW_POOL_HEAD, pool))
 		goto not_pool;
-	/* struct pool_header: szidx at 36, maxnextoffset at 44 (Objects/obmalloc.c) */
-	szidx = *(__u32 *)(cap->pool + 36);
-	maxnext = *(__u32 *)(cap->pool + 44);
+	szidx = *(__u32 *)(cap->pool + COW_POOL_SZIDX);
+	maxnext = *(__u32 *)(cap->pool + COW_POOL_MAXNEXT);
 	size = ((__u64)szidx + 1) << 4;
 	if (szidx >= 32 || maxnext != pool_size - size)
 		goto not_pool;

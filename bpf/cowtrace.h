@@ -92,14 +92,20 @@ enum event_type {
 #define COW_WINDOW_BEFORE 32
 #define COW_WINDOW	  80
 #define COW_POOL_HEAD	  48 /* struct pool_header, 64-bit CPython 3.8-3.14 */
+/* fields of struct pool_header read at a capture (BPF) and decoded (user/python/pyobj.c):
+ * szidx and maxnextoffset, u32 each (Objects/obmalloc.c, 3.8-3.15) */
+#define COW_POOL_SZIDX	  36
+#define COW_POOL_MAXNEXT  44
 #define COW_BLOCK_HEAD	  48 /* pre-header (16) + GC header (16) + ob_refcnt + ob_type */
 /*
  * pool_shifts: 12 or 14 (4 or 16 KiB pools) in a known CPython, 0 in anything else, and
  * PENDING in a program just exec'd whose interpreter user space is still looking for (a few
- * hundred ms at most): captured as if 16 KiB pools (the pool header check rejects what is not
- * one), so that workers forked in that time are decoded, not taken for native memory.
+ * hundred ms at most): captured as if pools were COW_POOL_SHIFT_GUESS (16 KiB, CPython 3.10+;
+ * the pool header check rejects what is not one), so that workers forked in that time are
+ * decoded, not taken for native memory.
  */
 #define COW_POOL_SHIFT_PENDING 1
+#define COW_POOL_SHIFT_GUESS   14
 
 /* The window is read only within the faulting page (touching the neighbour page costs a TLB
  * walk, which in a VM is most of the cost of a capture): each half when it lies in that page. */

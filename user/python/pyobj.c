@@ -238,9 +238,9 @@ static bool pool_parse(const struct py_layout *L, const uint8_t *b, uint64_t add
 
 	memcpy(&p->count, b + 0, 4);
 	memcpy(&p->freeblock, b + 8, 8);
-	memcpy(&szidx, b + 36, 4);
+	memcpy(&szidx, b + COW_POOL_SZIDX, 4);
 	memcpy(&p->nextoffset, b + 40, 4);
-	memcpy(&maxnext, b + 44, 4);
+	memcpy(&maxnext, b + COW_POOL_MAXNEXT, 4);
 	p->addr = addr;
 	if (szidx >= L->small_max / L->alignment)
 		return false;

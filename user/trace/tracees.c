@@ -236,8 +236,9 @@ static void set_python(struct tracees *t, unsigned int slot, int pid, const stru
 	t->slots[slot].python = py;
 	if (py)
 		t->any_python = true;
-	if (py && !py->interp.free_threaded && py->interp.major == 3 && py->interp.minor >= 8)
-		shift = py->interp.minor >= 10 ? 14 : 12; /* 16 KiB pools from 3.10, 4 KiB before */
+	/* the pool size of the interpreter's object layout (user/python/pylayout.c) */
+	if (py && py->layout && py->layout->pool_size)
+		shift = __builtin_ctz(py->layout->pool_size);
 	else if (!py && t->slots[slot].scans_left > SCANS_SLOW)
 		shift = COW_POOL_SHIFT_PENDING; /* still looking, often (bpf/cowtrace.h) */
 	if (t->stacks)
