@@ -36,6 +36,7 @@
 #include "procfs.h"
 #include "pylayout.h"
 #include "pyobj.h"
+#include "attrib.h"
 #include "pytypes.h"
 
 /* ---- a fake address space --------------------------------------------------------------- */

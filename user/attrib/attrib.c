@@ -263,13 +263,7 @@ static enum cow_region region_of(const struct maps *m, const struct py_binding *
 
 /* ---- type objects ----------------------------------------------------------------------- */
 
-/*
- * Reads go through /proc/PID/mem, never process_vm_readv(): the latter pins the pages
- * (FOLL_PIN), and since Linux 5.19 a read-only pin of an anonymous page shared after fork
- * unshares it, which is a copy-on-write copy of the target's memory. /proc/PID/mem takes plain
- * references (FOLL_GET), which leave the sharing alone. The tracer must not make the copies it
- * counts.
- */
+/* The writer's memory, else its family's (procfs_mem_read: never a copy of what it reads). */
 static int chain_read(void *ctx, unsigned long long addr, void *buf, size_t len)
 {
 	struct read_chain *c = ctx;
@@ -279,19 +273,33 @@ static int chain_read(void *ctx, unsigned long long addr, void *buf, size_t len)
 		if (c->fds[i] == -2)
 			continue;
 		if (c->fds[i] < 0) {
-			char path[64];
-
-			snprintf(path, sizeof(path), "/proc/%d/mem", c->pids[i]);
-			c->fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+			c->fds[i] = procfs_mem_open(c->pids[i]);
 			if (c->fds[i] < 0) {
 				c->fds[i] = -2; /* gone: don't try again */
 				continue;
 			}
 		}
-		if (pread(c->fds[i], buf, len, (off_t)addr) == (ssize_t)len)
+		if (!procfs_mem_read(c->fds[i], addr, buf, len))
 			return 0;
 	}
 	return -EFAULT;
+}
+
+/* For tests: a reader of one live process, opening /proc/PID/mem for each read. */
+static int pid_read(void *ctx, unsigned long long addr, void *buf, size_t len)
+{
+	int fd = procfs_mem_open(*(int *)ctx), err;
+
+	if (fd < 0)
+		return fd;
+	err = procfs_mem_read(fd, addr, buf, len);
+	close(fd);
+	return err;
+}
+
+struct mem_reader mem_reader_pid(int *pid)
+{
+	return (struct mem_reader){.read = pid_read, .ctx = pid};
 }
 
 static void chain_close(struct read_chain *c)
@@ -333,6 +341,19 @@ static unsigned int family_slot(struct attrib *a, unsigned int slot, struct read
 		slot = info.parent_slot;
 	}
 	return slot;
+}
+
+/* The slot's cache with its family and read chain: looked up once per slot, not per event. */
+static struct slot_cache *slot_family(struct attrib *a, unsigned int slot)
+{
+	struct slot_cache *c = &a->cache[slot];
+
+	if (!c->have) {
+		chain_close(&c->chain);
+		c->family_slot = family_slot(a, slot, &c->chain);
+		c->have = true;
+	}
+	return c;
 }
 
 static struct family *family_of(struct attrib *a, unsigned int fslot,
@@ -458,11 +479,7 @@ static void attrib_stack(struct attrib *a, const struct cow_copy_event *e,
 
 		/* the writer, then the processes that share its mappings (also for processes
 		 * that run no CPython, whose slot cache attrib_event did not fill) */
-		if (!sc->have) {
-			chain_close(&sc->chain);
-			sc->family_slot = family_slot(a, e->slot, &sc->chain);
-			sc->have = true;
-		}
+		sc = slot_family(a, e->slot);
 		pids[n++] = e->pid;
 		for (i = 0; i < sc->chain.n && n < READ_CHAIN + 1; i++)
 			pids[n++] = sc->chain.pids[i];
@@ -514,14 +531,8 @@ void attrib_event(struct attrib *a, const struct cow_copy_event *e)
 		layout = py->layout;
 	m = maps_for(a, e->slot, e->pid, e->addr, now);
 	if (layout) {
-		struct slot_cache *c = &a->cache[e->slot];
+		struct slot_cache *c = slot_family(a, e->slot);
 
-		/* one lookup of the process tree per slot, not per event */
-		if (!c->have) {
-			chain_close(&c->chain);
-			c->family_slot = family_slot(a, e->slot, &c->chain);
-			c->have = true;
-		}
 		l.family = family_of(a, c->family_slot, layout);
 		l.reader.read = chain_read;
 		l.reader.ctx = &c->chain;

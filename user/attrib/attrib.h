@@ -60,6 +60,8 @@ const unsigned long long *attrib_slot_causes(const struct attrib *a, unsigned in
 unsigned long long attrib_slot_gc_headers(const struct attrib *a, unsigned int slot);
 /* Stack rows per process, not merged by role and program (--per-process). */
 void attrib_stacks_per_process(struct attrib *a);
+/* A reader of one live process's memory (/proc/PID/mem, procfs_mem_read()), for tests. */
+struct mem_reader mem_reader_pid(int *pid);
 /* Rows by stack (attrib_new with stacks), most pages first. */
 const struct attrib_stack_row *attrib_stack_rows(struct attrib *a, size_t *n);
 /* All rows, most pages first (sorted on each call). */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "cowtrace.h"
+#include "pylayout.h"
 #include "pylines.h"
 #include "pystacks.h"
 
@@ -110,9 +111,10 @@ static size_t slot_hash(unsigned int family, __u64 key, size_t cap)
 
 /* ---- reading the target's objects --------------------------------------------------------- */
 
+/* an object pointer: in user space (py_user_ptr) and 8-aligned */
 static bool user_ptr(__u64 p)
 {
-	return p >= 4096 && p < (1ULL << 47) && !(p & 7);
+	return py_user_ptr(p) && !(p & 7);
 }
 
 /* A compact ASCII str: the only kind co_name, co_qualname and co_filename are in practice. */

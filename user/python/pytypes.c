@@ -51,42 +51,6 @@ struct py_type_cache {
 	struct entry e[SETS][WAYS];
 };
 
-/* ---- reading a process ------------------------------------------------------------------ */
-
-/*
- * Through /proc/PID/mem, not process_vm_readv(): the latter pins pages (FOLL_PIN), and since
- * Linux 5.19 a read-only pin of an anonymous page shared after fork unshares it, i.e. copies it.
- * A tracer of copy-on-write copies must not make them. /proc/PID/mem takes plain references.
- */
-static int pid_read(void *ctx, unsigned long long addr, void *buf, size_t len)
-{
-	int pid = *(int *)ctx, fd, err = 0;
-	char path[64];
-	ssize_t n;
-
-	if (pid <= 0)
-		return -ESRCH;
-	if (!len)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, buf, len, (off_t)addr);
-	if (n < 0)
-		err = -errno;
-	close(fd);
-	/* a read across the end of a mapping stops short: all or nothing */
-	if (err)
-		return err;
-	return (size_t)n == len ? 0 : -EFAULT;
-}
-
-struct mem_reader mem_reader_pid(int *pid)
-{
-	return (struct mem_reader){.read = pid_read, .ctx = pid};
-}
-
 /* ---- the cache -------------------------------------------------------------------------- */
 
 struct py_type_cache *py_type_cache_new(const struct py_layout *L)

@@ -19,9 +19,6 @@ struct mem_reader {
 	void *ctx;
 };
 
-/* /proc/PID/mem of *pid (never process_vm_readv: see pytypes.c); *pid may change between reads */
-struct mem_reader mem_reader_pid(int *pid);
-
 struct py_type_cache;
 
 /* NULL when L is NULL or memory is short. One cache per address space (or per tree of forks

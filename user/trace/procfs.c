@@ -608,3 +608,28 @@ int procfs_read_smaps_rollup(const char *root, int pid, struct proc_mem *m)
 	m->uss_kb = v[4] + v[5];
 	return 0;
 }
+
+int procfs_mem_open(int pid)
+{
+	char path[64];
+	int fd;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int procfs_mem_read(int fd, unsigned long long addr, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	n = pread(fd, buf, len, (off_t)addr);
+	if (n < 0)
+		return -errno;
+	/* a read across the end of a mapping stops short: all or nothing */
+	return (size_t)n == len ? 0 : -EFAULT;
+}

@@ -89,6 +89,17 @@ struct proc_mem {
 /* 0, -ENOENT when gone, -EINVAL when it does not parse, -errno. */
 int procfs_read_smaps_rollup(const char *root, int pid, struct proc_mem *m);
 
+/*
+ * The one way cowtrace reads another process's memory: /proc/PID/mem, never process_vm_readv(),
+ * which pins the pages (FOLL_PIN): since Linux 5.19 a read-only pin of an anonymous page shared
+ * after fork unshares it, which is a copy-on-write copy of the target's memory. /proc/PID/mem
+ * takes plain references (FOLL_GET), which leave the sharing alone: the tracer must not make
+ * the copies it counts. procfs_mem_open() returns the descriptor or -errno;
+ * procfs_mem_read() reads all of [addr, addr + len) or fails (-errno, -EFAULT when short).
+ */
+int procfs_mem_open(int pid);
+int procfs_mem_read(int fd, unsigned long long addr, void *buf, size_t len);
+
 /* A pid argument: decimal digits only, 1..PROCFS_PID_MAX, no sign, space or trailing garbage. */
 int procfs_parse_pid(const char *s, int *pid);
 
