@@ -3,7 +3,7 @@
 
     from flamegraph_check import check_svg_xml, parse_folded, render_svg_png, png_is_not_blank
 
-SVG (user/output/flamegraph.c writes it)
+SVG (user/output/flame_svg.c writes it)
     check_svg_xml(path) -> [frame names]   strict XML parse, self-contained, frames well formed
     svg_frames(path) -> [SvgFrame]         every drawn frame: depth, name, count, x, width, ...
     svg_script(path) -> str                the embedded JavaScript (for `node --check`)

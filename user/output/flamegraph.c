@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Flame graphs: a tree of frames merged as stacks arrive, written as folded stacks, an
- * interactive SVG or a speedscope profile (see flamegraph.h for the formats and conventions).
+ * Flame graphs: a tree of frames merged as stacks arrive, and its folded stacks (the SVG and
+ * speedscope writers are flame_svg.c and flame_speedscope.c; see flamegraph.h for the formats
+ * and conventions, flame_tree.h for what they share).
  *
  * The tree is an array of nodes (parent index, interned name, own count) and a hash table from
  * (parent, name) to node, so adding a stack costs one lookup per frame and nothing is sorted until
@@ -14,50 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flamegraph.h"
+#include "flame_tree.h"
 #include "utf8.h"
-#include "json.h"
 
-#define NO_NAME	    UINT32_MAX
-#define MAX_NODES   (UINT32_MAX - 1)
-#define ARENA_CHUNK 65536
 
-struct flame_node {
-	uint32_t parent;	 /* 0 (the root) for the first frame of a stack */
-	uint32_t name;		 /* index into flame.names; NO_NAME for the root */
-	uint8_t cls;		 /* enum flame_class */
-	unsigned long long self; /* count of the stacks that end here */
-};
 
-struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, size;
-	char data[];
-};
 
-struct flame {
-	struct flame_node *nodes; /* nodes[0] is the root, the implicit "all" frame */
-	size_t nnodes, nodes_cap;
-	/* (parent, name) -> node index; 0 marks a free slot, since the root is nobody's child */
-	uint32_t *edges;
-	size_t edges_cap; /* a power of two */
-	/* interned names; slots hold index + 1, 0 marks a free slot */
-	const char **names;
-	uint64_t *name_hash;
-	size_t nnames, names_cap;
-	uint32_t *name_slots;
-	size_t name_slots_cap; /* a power of two */
-	struct arena_chunk *arena;
-	char *scratch; /* a name being normalized */
-	size_t scratch_cap;
-	unsigned long long total;
-	size_t nstacks;
-};
 
 /* ---------------------------------------------------------------------------------------- */
 /* Hashing, memory */
 
-static uint64_t hash_bytes(const char *s)
+uint64_t flame_hash(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
 
@@ -141,7 +109,7 @@ static const char replacement_char[] = "\xef\xbf\xbd"; /* U+FFFD */
  * ill-formed UTF-8 and U+FFFE/U+FFFF (not XML characters) become U+FFFD; with folded, ';' becomes
  * FLAME_SEMICOLON_REPLACEMENT. Runs of bytes that need nothing are emitted in one call.
  */
-static void sanitize(const char *str, bool folded, void (*emit)(void *, const char *, size_t),
+void flame_sanitize(const char *str, bool folded, void (*emit)(void *, const char *, size_t),
 		     void *ctx)
 {
 	const unsigned char *s = (const unsigned char *)str, *run = s;
@@ -210,7 +178,7 @@ static const char *normalize(struct flame *f, const char *name)
 	c.len = 0;
 	if (!*name)
 		name = "[empty]"; /* fits: the scratch buffer is at least 64 bytes */
-	sanitize(name, true, scratch_emit, &c);
+	flame_sanitize(name, true, scratch_emit, &c);
 	c.buf[c.len] = '\0';
 	return c.buf;
 }
@@ -284,7 +252,7 @@ static bool rehash_names(struct flame *f, size_t cap)
 /* The index of name (already normalized), added if new; -ENOMEM. */
 static int64_t intern(struct flame *f, const char *name)
 {
-	uint64_t h = hash_bytes(name);
+	uint64_t h = flame_hash(name);
 	size_t j, names_cap = f->names_cap;
 	char *copy;
 
@@ -408,14 +376,8 @@ int flame_add(struct flame *f, const char *const *frames, size_t nframes, unsign
 /* ---------------------------------------------------------------------------------------- */
 /* The ordered tree the exports walk */
 
-struct tree {
-	const struct flame *f;
-	unsigned long long *total; /* count of the subtree */
-	uint32_t *first;	   /* first child in name order; 0: none (the root is no child) */
-	uint32_t *next;		   /* next sibling in name order; 0: none */
-};
 
-static void tree_free(struct tree *t)
+void flame_tree_free(struct tree *t)
 {
 	free(t->total);
 	free(t->first);
@@ -445,7 +407,7 @@ static int cmp_child(const void *a, const void *b)
 	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
-static int tree_build(struct tree *t, const struct flame *f)
+int flame_tree_build(struct tree *t, const struct flame *f)
 {
 	size_t n = f->nnodes;
 	struct name_ref *order = NULL;
@@ -490,7 +452,7 @@ out:
 	free(rank);
 	free(keys);
 	if (err)
-		tree_free(t);
+		flame_tree_free(t);
 	return err;
 }
 
@@ -502,19 +464,8 @@ static uint32_t live(const struct tree *t, uint32_t i)
 	return i;
 }
 
-/*
- * A pre-order walk without recursion (stacks can be thousands deep). path[0] is the root,
- * path[len - 1] the current node; start[d] is the count before path[d] in the whole graph, its
- * left edge.
- */
-struct walk {
-	const struct tree *t;
-	uint32_t *path;
-	unsigned long long *start;
-	size_t len, cap;
-};
 
-static int walk_init(struct walk *w, const struct tree *t)
+int flame_walk_init(struct walk *w, const struct tree *t)
 {
 	memset(w, 0, sizeof(*w));
 	w->t = t;
@@ -532,7 +483,7 @@ static int walk_init(struct walk *w, const struct tree *t)
 	return 0;
 }
 
-static void walk_free(struct walk *w)
+void flame_walk_free(struct walk *w)
 {
 	free(w->path);
 	free(w->start);
@@ -543,7 +494,7 @@ static void walk_free(struct walk *w)
  * of the current one or of its nearest ancestor that has one. Nodes with no count are skipped.
  * Returns 1 (w->path[w->len - 1] is the node), 0 at the end, or -ENOMEM.
  */
-static int walk_next(struct walk *w, bool descend)
+int flame_walk_next(struct walk *w, bool descend)
 {
 	const struct tree *t = w->t;
 	uint32_t c;
@@ -586,13 +537,13 @@ static int walk_next(struct walk *w, bool descend)
 	return 0;
 }
 
-static const char *node_name(const struct flame *f, uint32_t i)
+const char *flame_node_name(const struct flame *f, uint32_t i)
 {
 	return f->names[f->nodes[i].name];
 }
 
 /* 0, or -errno of a write error on out (now or earlier). */
-static int finish_output(FILE *out)
+int flame_finish(FILE *out)
 {
 	errno = 0;
 	if (fflush(out) || ferror(out))
@@ -611,15 +562,15 @@ int flame_write_folded(const struct flame *f, FILE *out)
 
 	if (!f || !out)
 		return -EINVAL;
-	err = tree_build(&t, f);
+	err = flame_tree_build(&t, f);
 	if (err)
 		return err;
-	err = walk_init(&w, &t);
+	err = flame_walk_init(&w, &t);
 	if (err) {
-		tree_free(&t);
+		flame_tree_free(&t);
 		return err;
 	}
-	while ((err = walk_next(&w, true)) > 0) {
+	while ((err = flame_walk_next(&w, true)) > 0) {
 		uint32_t node = w.path[w.len - 1];
 
 		if (!f->nodes[node].self)
@@ -627,472 +578,15 @@ int flame_write_folded(const struct flame *f, FILE *out)
 		for (size_t d = 1; d < w.len; d++) {
 			if (d > 1)
 				putc(';', out);
-			fputs(node_name(f, w.path[d]), out);
+			fputs(flame_node_name(f, w.path[d]), out);
 		}
 		fprintf(out, " %llu\n", f->nodes[node].self);
 		if (ferror(out))
 			break;
 	}
-	walk_free(&w);
-	tree_free(&t);
+	flame_walk_free(&w);
+	flame_tree_free(&t);
 	if (err < 0)
 		return err;
-	return finish_output(out);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* SVG */
-
-#define SVG_WIDTH   1200
-#define SVG_PAD	    10 /* left and right margins */
-#define SVG_TOP	    80 /* title, subtitle, hint and controls above the frames */
-#define SVG_BOTTOM  36 /* the details line below */
-#define FRAME_H	    16 /* one stack level */
-#define FONT_PX	    12
-#define CHAR_W	    (0.6 * FONT_PX) /* monospace advance, for fitting labels */
-#define MIN_FRAME_W 0.1		    /* narrower frames are not drawn */
-#define HIGHLIGHT   "#e040e0"	    /* search matches: no palette comes near magenta */
-
-static void xml_emit(void *ctx, const char *p, size_t n)
-{
-	FILE *out = ctx;
-	const char *run = p;
-
-	for (const char *e = p + n; p < e; p++) {
-		const char *ent;
-
-		switch (*p) {
-		case '&':
-			ent = "&amp;";
-			break;
-		case '<':
-			ent = "&lt;";
-			break;
-		case '>':
-			ent = "&gt;";
-			break;
-		case '"':
-			ent = "&quot;";
-			break;
-		case '\'':
-			ent = "&#39;";
-			break;
-		default:
-			continue;
-		}
-		fwrite(run, 1, p - run, out);
-		fputs(ent, out);
-		run = p + 1;
-	}
-	fwrite(run, 1, p - run, out);
-}
-
-/* s as XML character data or attribute value: escaped, and repaired like frame names. */
-static void put_xml(FILE *out, const char *s)
-{
-	sanitize(s, false, xml_emit, out);
-}
-
-/* Numbers for coordinates: 4 decimals keep zooming 10000x precise to a fraction of a pixel. */
-static void put_num(FILE *out, double v)
-{
-	char buf[64];
-	int n = snprintf(buf, sizeof(buf), "%.4f", v);
-
-	while (n > 0 && buf[n - 1] == '0')
-		buf[--n] = '\0';
-	if (n > 0 && buf[n - 1] == '.')
-		buf[--n] = '\0';
-	if (!strcmp(buf, "-0"))
-		strcpy(buf, "0");
-	fputs(buf, out);
-}
-
-struct palette {
-	double hue, hue_span, sat, sat_span, light, light_span;
-};
-
-/* Indexed by enum flame_class: ranges in HSL, the name's hash picks a point in them. */
-static const struct palette palettes[FLAME_CLASS_COUNT] = {
-    [FLAME_CLASS_AUTO] = {0, 50, 0.78, 0.17, 0.55, 0.10},
-    [FLAME_CLASS_PYTHON] = {0, 50, 0.78, 0.17, 0.55, 0.10},
-    [FLAME_CLASS_NATIVE] = {25, 15, 0.25, 0.15, 0.58, 0.08},
-    [FLAME_CLASS_PROCESS] = {205, 20, 0.15, 0.15, 0.66, 0.08},
-    [FLAME_CLASS_CAUSE] = {200, 30, 0.70, 0.20, 0.64, 0.08},
-    [FLAME_CLASS_OBJECT] = {95, 50, 0.45, 0.20, 0.55, 0.08},
-    [FLAME_CLASS_MARK] = {0, 0, 0, 0, 0.72, 0.06},
-};
-
-static double hue_channel(double p, double q, double t)
-{
-	if (t < 0)
-		t += 1;
-	if (t > 1)
-		t -= 1;
-	if (t < 1.0 / 6)
-		return p + (q - p) * 6 * t;
-	if (t < 0.5)
-		return q;
-	if (t < 2.0 / 3)
-		return p + (q - p) * (2.0 / 3 - t) * 6;
-	return p;
-}
-
-/* "#rrggbb" for a frame: same class and name, same color, in every graph. */
-static void frame_color(char buf[8], enum flame_class cls, const char *name)
-{
-	const struct palette *p = &palettes[cls < FLAME_CLASS_COUNT ? cls : FLAME_CLASS_AUTO];
-	uint64_t h = hash_bytes(name);
-	double hue = (p->hue + p->hue_span * ((h & 0xffff) / 65535.0)) / 360;
-	double s = p->sat + p->sat_span * (((h >> 16) & 0xffff) / 65535.0);
-	double l = p->light + p->light_span * (((h >> 32) & 0xffff) / 65535.0);
-	double q = l < 0.5 ? l * (1 + s) : l + s - l * s;
-	double pp = 2 * l - q;
-
-	/* rounding by hand: the tool links no libm */
-	snprintf(buf, 8, "#%02x%02x%02x", (int)(255 * hue_channel(pp, q, hue + 1.0 / 3) + 0.5),
-		 (int)(255 * hue_channel(pp, q, hue) + 0.5),
-		 (int)(255 * hue_channel(pp, q, hue - 1.0 / 3) + 0.5));
-}
-
-/* count and unit, "1 page" rather than "1 pages". */
-static void put_count(FILE *out, unsigned long long count, const char *unit)
-{
-	size_t len = strlen(unit);
-
-	fprintf(out, "%llu ", count);
-	if (count == 1 && len > 1 && unit[len - 1] == 's') {
-		char *one = strndup(unit, len - 1);
-
-		if (one) {
-			put_xml(out, one);
-			free(one);
-			return;
-		}
-	}
-	put_xml(out, unit);
-}
-
-/*
- * How much of name fits in a frame width px wide: the number of its bytes to show (0: no label),
- * and whether ".." follows them.
- */
-static size_t label_fit(const char *name, double width, bool *dots)
-{
-	/* truncation is floor here: a negative room gives at most 0 */
-	long fit = (long)((width - 6) / CHAR_W);
-	size_t chars = 0, cut = 0;
-	const char *p;
-
-	*dots = false;
-	if (fit < 3)
-		return 0;
-	for (p = name; *p; p++) {
-		if (((unsigned char)*p & 0xc0) == 0x80)
-			continue; /* names are valid UTF-8: count code points */
-		if (chars == (size_t)fit - 2)
-			cut = p - name;
-		chars++;
-	}
-	if (chars <= (size_t)fit)
-		return p - name;
-	*dots = true;
-	return cut;
-}
-
-static void put_frame(FILE *out, const char *name, enum flame_class cls, const char *fill,
-		      unsigned long long count, unsigned long long total, const char *unit,
-		      double x, double y, double w)
-{
-	char color[8];
-	size_t len;
-	bool dots;
-
-	if (!fill) {
-		frame_color(color, cls, name);
-		fill = color;
-	}
-	fputs("<g><title>", out);
-	put_xml(out, name);
-	/* an em dash: the script takes the name from before the last one */
-	fputs(" \xe2\x80\x94 ", out);
-	put_count(out, count, unit);
-	fprintf(out, " (%.2f%%)</title><rect x=\"", 100.0 * count / total);
-	put_num(out, x);
-	fprintf(out, "\" y=\"%d\" width=\"", (int)y);
-	put_num(out, w);
-	fprintf(out, "\" height=\"%d\" fill=\"%s\"/>", FRAME_H - 1, fill);
-	/*
-	 * No <text> when no label fits: most frames of a large graph are narrow, and an element
-	 * less for each makes the browser's load a third faster. The script adds one on zoom.
-	 */
-	len = label_fit(name, w, &dots);
-	if (len) {
-		fputs("<text x=\"", out);
-		put_num(out, x + 3);
-		fprintf(out, "\" y=\"%d\">", (int)y + FRAME_H - 4);
-		xml_emit(out, name, len); /* a normalized name: only the XML specials to escape */
-		fputs(dots ? "..</text>" : "</text>", out);
-	}
-	fputs("</g>\n", out);
-}
-
-static const char svg_style[] =
-    "text { font-family: monospace; font-size: 12px; fill: #000; }\n"
-    "#title { font-size: 17px; font-weight: bold; text-anchor: middle; }\n"
-    "#subtitle { fill: #444; text-anchor: middle; }\n"
-    "#hint { fill: #777; font-size: 11px; text-anchor: middle; }\n"
-    "#empty { fill: #777; font-size: 16px; text-anchor: middle; }\n"
-    ".ctl { fill: #1c5fb0; cursor: pointer; }\n"
-    ".ctl:hover { text-decoration: underline; }\n"
-    ".ctl.off { fill: #aaa; cursor: default; text-decoration: none; }\n"
-    "#frames rect { rx: 2px; ry: 2px; cursor: pointer; }\n"
-    "#frames g:hover rect { stroke: #000; stroke-width: 0.6; }\n"
-    "#frames text { pointer-events: none; }\n"
-    "#frames .anc { opacity: 0.55; }\n";
-
-/* The script: user/output/flamegraph.js, as a C string (the Makefile makes the header). */
-#include "flamegraph_js.h"
-
-static void svg_head(FILE *out, int height, const char *title, const char *subtitle)
-{
-	fprintf(out,
-		"<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n"
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" "
-		"height=\"%d\" viewBox=\"0 0 %d %d\">\n<title>",
-		SVG_WIDTH, height, SVG_WIDTH, height);
-	put_xml(out, title);
-	fprintf(out, "</title>\n<style type=\"text/css\"><![CDATA[\n%s]]></style>\n", svg_style);
-	fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#f8f8f4\"/>\n",
-		SVG_WIDTH, height);
-	fprintf(out, "<text id=\"title\" x=\"%d\" y=\"24\">", SVG_WIDTH / 2);
-	put_xml(out, title);
-	fprintf(out, "</text>\n<text id=\"subtitle\" x=\"%d\" y=\"44\">", SVG_WIDTH / 2);
-	if (subtitle)
-		put_xml(out, subtitle);
-	fputs("</text>\n", out);
-}
-
-int flame_write_svg(const struct flame *f, FILE *out, const char *title, const char *subtitle,
-		    const char *unit)
-{
-	double scale, y_base;
-	size_t max_depth = 0;
-	struct tree t;
-	struct walk w;
-	int err, height;
-	bool descend;
-
-	if (!f || !out)
-		return -EINVAL;
-	if (!title)
-		title = "Flame graph";
-	if (!unit)
-		unit = "pages";
-
-	if (!f->total) {
-		height = SVG_TOP + 4 * FRAME_H + SVG_BOTTOM;
-		svg_head(out, height, title, subtitle);
-		fprintf(out, "<text id=\"empty\" x=\"%d\" y=\"%d\">no copies recorded</text>\n",
-			SVG_WIDTH / 2, SVG_TOP + 2 * FRAME_H);
-		fputs("</svg>\n", out);
-		return finish_output(out);
-	}
-
-	err = tree_build(&t, f);
-	if (err)
-		return err;
-	err = walk_init(&w, &t);
-	if (err)
-		goto out_tree;
-	scale = (double)(SVG_WIDTH - 2 * SVG_PAD) / (double)f->total;
-
-	/* First pass: how deep the drawn frames go, for the height. */
-	descend = true;
-	while ((err = walk_next(&w, descend)) > 0) {
-		descend = t.total[w.path[w.len - 1]] * scale >= MIN_FRAME_W;
-		if (descend && w.len - 1 > max_depth)
-			max_depth = w.len - 1;
-	}
-	if (err < 0)
-		goto out_walk;
-	if (max_depth > (size_t)(INT32_MAX / FRAME_H - SVG_TOP - SVG_BOTTOM - 1)) {
-		err = -E2BIG;
-		goto out_walk;
-	}
-	height = SVG_TOP + (int)(max_depth + 1) * FRAME_H + SVG_BOTTOM;
-	y_base = SVG_TOP + (double)max_depth * FRAME_H; /* the root's row, at the bottom */
-
-	svg_head(out, height, title, subtitle);
-	fprintf(out,
-		"<text id=\"hint\" x=\"%d\" y=\"62\">root at the bottom, callees above it; hover a "
-		"frame for its count, click to zoom, Ctrl+F to search</text>\n",
-		SVG_WIDTH / 2);
-	fprintf(out, "<text id=\"reset\" class=\"ctl off\" x=\"%d\" y=\"24\">Reset zoom</text>\n",
-		SVG_PAD);
-	fprintf(out,
-		"<text id=\"search\" class=\"ctl\" x=\"%d\" y=\"24\" "
-		"text-anchor=\"end\">Search</text>\n",
-		SVG_WIDTH - SVG_PAD);
-	fprintf(out,
-		"<g id=\"frames\" data-x0=\"%d\" data-width=\"%d\" data-fh=\"%d\" data-base=\"%d\" "
-		"data-charw=\"%.1f\" data-total=\"%llu\" data-highlight=\"%s\" data-unit=\"",
-		SVG_PAD, SVG_WIDTH - 2 * SVG_PAD, FRAME_H, (int)y_base, CHAR_W, f->total,
-		HIGHLIGHT);
-	put_xml(out, unit);
-	fputs("\">\n", out);
-
-	/* Second pass, the same walk: the frames in pre-order, which the script relies on. */
-	put_frame(out, "all", FLAME_CLASS_MARK, "#d0d0cc", f->total, f->total, unit, SVG_PAD,
-		  y_base, SVG_WIDTH - 2 * SVG_PAD);
-	walk_free(&w);
-	err = walk_init(&w, &t);
-	if (err)
-		goto out_tree;
-	descend = true;
-	while ((err = walk_next(&w, descend)) > 0) {
-		uint32_t node = w.path[w.len - 1];
-		size_t depth = w.len - 1;
-		double width = t.total[node] * scale;
-
-		descend = width >= MIN_FRAME_W;
-		if (!descend)
-			continue;
-		put_frame(out, node_name(f, node), f->nodes[node].cls, NULL, t.total[node],
-			  f->total, unit, SVG_PAD + w.start[w.len - 1] * scale,
-			  y_base - (double)depth * FRAME_H, width);
-		if (ferror(out))
-			break;
-	}
-	if (err < 0)
-		goto out_walk;
-	fputs("</g>\n", out);
-	fprintf(out,
-		"<text id=\"details\" x=\"%d\" y=\"%d\">Hover a frame for its name and count; "
-		"click it to zoom.</text>\n",
-		SVG_PAD, height - 14);
-	fprintf(out, "<text id=\"matched\" x=\"%d\" y=\"%d\" text-anchor=\"end\"></text>\n",
-		SVG_WIDTH - SVG_PAD, height - 14);
-	fprintf(out, "<script type=\"text/ecmascript\"><![CDATA[\n%s]]></script>\n</svg>\n",
-		svg_script);
-	err = finish_output(out);
-out_walk:
-	walk_free(&w);
-out_tree:
-	tree_free(&t);
-	return err;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* speedscope */
-
-int flame_write_speedscope(const struct flame *f, FILE *out, const char *name, const char *unit)
-{
-	struct json_writer *j;
-	uint32_t *frame_of = NULL; /* name index -> frame index, in order of first use */
-	uint32_t nframes = 0;
-	struct tree t;
-	struct walk w;
-	int err;
-
-	if (!f || !out)
-		return -EINVAL;
-	if (!name)
-		name = "cowtrace";
-	err = tree_build(&t, f);
-	if (err)
-		return err;
-	err = -ENOMEM;
-	frame_of = malloc((f->nnames ? f->nnames : 1) * sizeof(*frame_of));
-	j = json_writer_new(out);
-	if (!frame_of || !j)
-		goto out;
-	memset(frame_of, 0xff, (f->nnames ? f->nnames : 1) * sizeof(*frame_of));
-
-	json_begin_object(j);
-	json_key(j, "$schema");
-	json_string(j, "https://www.speedscope.app/file-format-schema.json");
-	json_key(j, "exporter");
-	json_string(j, "cowtrace");
-	json_key(j, "name");
-	json_string(j, name);
-	json_key(j, "activeProfileIndex");
-	json_uint(j, 0);
-	json_key(j, "shared");
-	json_begin_object(j);
-	json_key(j, "frames");
-	json_begin_array(j);
-	err = walk_init(&w, &t);
-	if (err)
-		goto out;
-	while ((err = walk_next(&w, true)) > 0) {
-		uint32_t id = f->nodes[w.path[w.len - 1]].name;
-
-		if (frame_of[id] != UINT32_MAX)
-			continue;
-		frame_of[id] = nframes++;
-		json_begin_object(j);
-		json_key(j, "name");
-		json_string(j, f->names[id]);
-		json_end_object(j);
-	}
-	walk_free(&w);
-	if (err < 0)
-		goto out;
-	json_end_array(j);
-	json_end_object(j);
-
-	json_key(j, "profiles");
-	json_begin_array(j);
-	json_begin_object(j);
-	json_key(j, "type");
-	json_string(j, "sampled");
-	json_key(j, "name");
-	json_string(j, name);
-	json_key(j, "unit");
-	json_string(j, unit && !strcmp(unit, "bytes") ? "bytes" : "none");
-	json_key(j, "startValue");
-	json_uint(j, 0);
-	json_key(j, "endValue");
-	json_uint(j, f->total);
-
-	/* samples and weights: the same walk twice, so both follow the folded order */
-	for (int pass = 0; pass < 2; pass++) {
-		json_key(j, pass ? "weights" : "samples");
-		json_begin_array(j);
-		err = walk_init(&w, &t);
-		if (err)
-			goto out;
-		while ((err = walk_next(&w, true)) > 0 && !json_writer_error(j)) {
-			uint32_t node = w.path[w.len - 1];
-
-			if (!f->nodes[node].self)
-				continue;
-			if (pass) {
-				json_uint(j, f->nodes[node].self);
-				continue;
-			}
-			json_begin_array(j);
-			for (size_t d = 1; d < w.len; d++)
-				json_uint(j, frame_of[f->nodes[w.path[d]].name]);
-			json_end_array(j);
-		}
-		walk_free(&w);
-		if (err < 0)
-			goto out;
-		json_end_array(j);
-	}
-	json_end_object(j);
-	json_end_array(j);
-	json_end_object(j);
-	err = json_writer_error(j);
-	if (!err) {
-		fputc('\n', out);
-		err = finish_output(out);
-	}
-out:
-	json_writer_free(j);
-	free(frame_of);
-	tree_free(&t);
-	return err;
+	return flame_finish(out);
 }
