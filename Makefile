@@ -201,7 +201,8 @@ ASAN_LIB_OBJS  := $(patsubst user/%.c,$(ASAN_DIR)/user/%.o,$(LIB_SRCS))
 ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(UNIT_SRCS))
 FUZZ_DIR       := $(OUTPUT)/fuzz
 FUZZ_LIB_OBJS  := $(patsubst %,$(FUZZ_DIR)/user/%.o,trace/copy_event python/pyobj python/pytypes \
-		  python/pylayout python/pylines python/pyframes python/pyinterp python/pystacks)
+		  python/pylayout python/pylines python/pyframes python/pyinterp \
+		  python/pyinterp_version python/pyinterp_gc python/pystacks)
 FUZZERS        ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS   ?= 60
 FUZZ_CI_SECONDS ?= 30

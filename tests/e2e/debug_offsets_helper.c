@@ -13,13 +13,13 @@
  *   cc -DHELPER_TRUTH -DPy_BUILD_CORE [-D...] -I INC -I INC/python3.X -I INC/python3.X/internal
  *      debug_offsets_helper.c -o truth; ./truth REFCNT...
  *
- * Built without it, against user/python/ and linked with its pyinterp.c, pyframes.c, pylayout.c
- * and pylines.c: what cowtrace makes of an interpreter's ELF file (py_interp_inspect(), then
+ * Built without it, against user/python/ and linked with its pyinterp*.c, pyframes.c,
+ * pylayout.c and pylines.c: what cowtrace makes of an interpreter's ELF file (py_interp_inspect(), then
  * py_debug_offsets_parse() of the blob it stored, py_frame_offsets_of() and py_layout_of()),
  * and py_refcnt_immortal()/py_refcnt_live() of the same counts.
  *
  *   cc -std=gnu11 -D_GNU_SOURCE -I user/python -I user/trace debug_offsets_helper.c
- *      user/python/pyinterp.c user/python/pyframes.c user/python/pylayout.c
+ *      user/python/pyinterp*.c user/python/pyframes.c user/python/pylayout.c
  *      user/python/pylines.c -lelf -o ours; ./ours FILE REFCNT...
  *
  * A side prints only the facts it has; the script requires every name the truth side prints.
