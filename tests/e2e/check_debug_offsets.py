@@ -16,9 +16,10 @@ For each version, tests/e2e/debug_offsets_helper.c is compiled twice:
          PY_CORE_CFLAGS (they change struct sizes: Debian's 3.15 builds with -D_Py_TIER2=3
          -D_Py_JIT), printing offsetof()/sizeof() of the structures, enum and macro values and
          _Py_IsImmortal() of sample reference counts;
-  ours   from user/python/pyinterp*.c, pyframes.c, pylayout.c, pylines.c: py_interp_inspect() of the
-         binary, py_debug_offsets_parse() of the blob it stored, py_frame_offsets_of(),
-         py_layout_of(), py_refcnt_immortal()/py_refcnt_live() of the same counts.
+  ours   from user/python/pyinterp*.c, pyframes.c, pydebug.c, pylayout.c, pylines.c:
+         py_interp_inspect() of the binary, py_debug_offsets_parse() of the blob it stored,
+         py_frame_offsets_of(), py_layout_of(), py_refcnt_immortal()/py_refcnt_live() of the
+         same counts.
 Every name the truth side prints must be printed by ours with the same value.
 
 --live (root): also start each interpreter (chroot ROOT python3.X) stopped in a known call
@@ -43,8 +44,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HELPER = os.path.join(REPO, "tests", "e2e", "debug_offsets_helper.c")
 OURS_SRCS = ["user/python/pyinterp.c", "user/python/pyinterp_version.c",
-             "user/python/pyinterp_gc.c", "user/python/pyframes.c", "user/python/pylayout.c",
-             "user/python/pylines.c"]
+             "user/python/pyinterp_gc.c", "user/python/pyframes.c", "user/python/pydebug.c",
+             "user/python/pylayout.c", "user/python/pylines.c"]
 
 
 class Missing(Exception):

@@ -53,6 +53,7 @@ class Native:
         subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-Wall",
                         "-I" + os.path.join(ROOT, "user", "python"),
                         os.path.join(ROOT, "user/python/pyframes.c"),
+                        os.path.join(ROOT, "user/python/pydebug.c"),
                         os.path.join(ROOT, "user/python/pylines.c"), "-o", so], check=True)
         lib = ctypes.CDLL(so)
         lib.py_frame_offsets_for.restype = ctypes.c_void_p

@@ -14,13 +14,13 @@
  *      debug_offsets_helper.c -o truth; ./truth REFCNT...
  *
  * Built without it, against user/python/ and linked with its pyinterp*.c, pyframes.c,
- * pylayout.c and pylines.c: what cowtrace makes of an interpreter's ELF file (py_interp_inspect(), then
+ * pydebug.c, pylayout.c and pylines.c: what cowtrace makes of an interpreter's ELF file (py_interp_inspect(), then
  * py_debug_offsets_parse() of the blob it stored, py_frame_offsets_of() and py_layout_of()),
  * and py_refcnt_immortal()/py_refcnt_live() of the same counts.
  *
  *   cc -std=gnu11 -D_GNU_SOURCE -I user/python -I user/trace debug_offsets_helper.c
- *      user/python/pyinterp*.c user/python/pyframes.c user/python/pylayout.c
- *      user/python/pylines.c -lelf -o ours; ./ours FILE REFCNT...
+ *      user/python/pyinterp*.c user/python/pyframes.c user/python/pydebug.c
+ *      user/python/pylayout.c user/python/pylines.c -lelf -o ours; ./ours FILE REFCNT...
  *
  * A side prints only the facts it has; the script requires every name the truth side prints.
  */

@@ -119,6 +119,9 @@ struct py_frame_offsets {
  */
 const struct py_frame_offsets *py_frame_offsets_for(int major, int minor);
 
+/* an offset a version does not have (or, in a 3.14+ table entry, that the binary gives) */
+#define PY_OFFSET_NONE (-1)
+
 /* The fields of struct py_frame_offsets by name, ending with {NULL, 0}: for listings and tests. */
 struct py_frame_offset_field {
 	const char *name;
