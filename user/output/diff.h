@@ -132,6 +132,10 @@ double diff_figure_value(const struct diff *d, const char *name);
 
 /* 100 * (b - a) / a; 0 when both are 0, NaN when only a is. */
 double diff_change_pct(double a, double b);
+/* b - a of two sums (both below 2^62, so that it always fits) */
+long long diff_change(unsigned long long a, unsigned long long b);
+/* the pages not copied by the collector */
+unsigned long long diff_other_pages(const struct diff_counts *c);
 
 #define DIFF_TEXT_OBJECTS 15 /* rows of the objects table the text shows */
 void diff_text(FILE *f, const struct diff *d);
