@@ -5,6 +5,11 @@
  *
  * open -> configure rodata -> load -> attach -> mark the tree traced -> poll -> report; every
  * failure goes to the one cleanup path with its exit status set.
+ *
+ * Over 1000 lines, on purpose: this is the session (struct session) from main() to its cleanup,
+ * every step of which owns something the cleanup must release; split across files, the steps
+ * would share the struct and the cleanup would no longer be read in one place. What each step
+ * calls lives in user/trace, user/python, user/attrib and user/output (docs/architecture.md).
  */
 #include <errno.h>
 #include <signal.h>
@@ -955,7 +960,7 @@ int main(int argc, char **argv)
 	char err[512], cmd_path[4096];
 	int status;
 
-	/* cowtrace diff A.json B.json: compares two reports, traces nothing (user/output/diff.c) */
+	/* cowtrace diff A.json B.json: compares two reports, traces nothing (user/output/diff_main.c) */
 	if (argc > 1 && !strcmp(argv[1], "diff"))
 		return diff_main(argc - 1, argv + 1);
 	if (options_parse(argc, argv, &s.opt, err, sizeof(err))) {
