@@ -193,6 +193,7 @@ int main(int argc, char **argv)
 	      : 0);
 	/* objects: Include/object.h, cpython/bytesobject.h, cpython/unicodeobject.h */
 	P("object_type", offsetof(PyObject, ob_type));
+	P("type_name", offsetof(PyTypeObject, tp_name));
 	P("bytes_size", offsetof(PyBytesObject, ob_base.ob_size));
 	P("bytes_data", offsetof(PyBytesObject, ob_sval));
 	P("unicode_length", offsetof(PyASCIIObject, length));

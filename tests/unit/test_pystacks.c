@@ -73,7 +73,7 @@ static const struct py_frame_offsets *build_310(void)
 	assert_non_null(off);
 	memset(mem, 0, sizeof(mem));
 	put64(CODE + off->object_type, TYPE);
-	put64(TYPE + 24, TPNAME); /* tp_name */
+	put64(TYPE + off->type_name, TPNAME);
 	memcpy(mem + (TPNAME - BASE), "code", 5);
 	put64(CODE + off->code_name, NAME);
 	put64(CODE + off->code_filename, FILE_);

@@ -24,8 +24,8 @@
 
 /* Fields that are the same in every version (Include/object.h, bytesobject.h, unicodeobject.h). */
 #define COMMON_OBJECTS                                                                             \
-	.object_type = 8, .bytes_size = 16, .bytes_data = 32, .unicode_length = 16,                \
-	.unicode_state = 32
+	.object_type = 8, .type_name = 24, .bytes_size = 16, .bytes_data = 32,                     \
+	.unicode_length = 16, .unicode_state = 32
 
 /* Fields that do not exist before 3.11 (_PyInterpreterFrame, co_qualname, ...). */
 #define PRE_311                                                                                    \
@@ -52,8 +52,8 @@
 	.tstate_native_thread_id = NONE, .frame_previous = NONE, .frame_code = NONE,               \
 	.frame_instr_ptr = NONE, .frame_owner = NONE, .code_size = NONE, .code_filename = NONE,    \
 	.code_name = NONE, .code_qualname = NONE, .code_firstlineno = NONE,                        \
-	.code_linetable = NONE, .code_adaptive = NONE, .object_type = NONE, .bytes_size = NONE,    \
-	.bytes_data = NONE, .unicode_length = NONE, .unicode_state = NONE,                         \
+	.code_linetable = NONE, .code_adaptive = NONE, .object_type = NONE, .type_name = NONE,     \
+	.bytes_size = NONE, .bytes_data = NONE, .unicode_length = NONE, .unicode_state = NONE,     \
 	.unicode_ascii_data = NONE
 
 /* One group of related fields per line: easier to compare versions than one field a line. */
@@ -242,6 +242,7 @@ const struct py_frame_offset_field py_frame_offset_fields[] = {
     FIELD(code_adaptive),
     FIELD(linetable_format),
     FIELD(object_type),
+    FIELD(type_name),
     FIELD(bytes_size),
     FIELD(bytes_data),
     FIELD(unicode_length),
@@ -300,6 +301,7 @@ static int debug_overlay(const struct py_debug_offsets *d, struct py_frame_offse
 	o.code_firstlineno = d->code_firstlineno;
 	o.code_adaptive = d->code_adaptive;
 	o.object_type = d->object_type;
+	o.type_name = d->type_name;
 	o.bytes_size = d->bytes_ob_size;
 	o.bytes_data = d->bytes_sval;
 	o.unicode_length = d->unicode_length;

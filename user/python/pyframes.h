@@ -105,6 +105,7 @@ struct py_frame_offsets {
 
 	/* objects */
 	int object_type;	/* ob_type */
+	int type_name;		/* PyTypeObject.tp_name (a code object's type is checked by name) */
 	int bytes_size;		/* ob_size of a bytes object */
 	int bytes_data;		/* ob_sval */
 	int unicode_length;	/* PyASCIIObject.length */

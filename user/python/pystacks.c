@@ -177,7 +177,8 @@ static bool is_code(const struct py_frame_offsets *off, const struct mem_reader 
 	__u64 type = field_ptr(obj, off->object_type), name = 0;
 	char buf[8];
 
-	if (!user_ptr(type) || r->read(r->ctx, type + 24, &name, sizeof(name)) || !name ||
+	if (off->type_name < 0 || !user_ptr(type) ||
+	    r->read(r->ctx, type + off->type_name, &name, sizeof(name)) || !name ||
 	    r->read(r->ctx, name, buf, 5))
 		return false;
 	return !memcmp(buf, "code", 5);
