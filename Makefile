@@ -14,6 +14,8 @@
 # make deps       install the Debian/Ubuntu packages the build and tests need
 # make install    ./cowtrace to $(DESTDIR)$(PREFIX)/sbin (PREFIX=/usr/local), its man page
 #                 cowtrace(8) and bash completion, both made from cowtrace --help; make uninstall
+# make render     the flame graph exports read by a strict XML parser, node and headless
+#                 Chromium (tests/render; no root)
 # make unit-sanitize  the unit tests built with ASan and UBSan (clang, in build/asan)
 # make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_SECONDS (60) on a copy of its
 #                 committed seeds (FUZZERS="fuzz_pylines ..." picks some); make fuzz-ci: 30 s each
@@ -142,7 +144,7 @@ $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer -Wall -MMD -MP -MF $@.d $< -o $@
 
 .PHONY: unit e2e test check workloads deps demo bench bench-kernels vmlinux clean kernels check-host \
-	check-e2e check-kernels check-matrix containers unit-sanitize fuzz fuzz-ci
+	render check-e2e check-kernels check-matrix containers unit-sanitize fuzz fuzz-ci
 workloads: $(WORKLOAD_BINS)
 
 unit: $(UNIT_BINS)
@@ -163,8 +165,12 @@ test: deps
 check: cowtrace workloads unit
 	$(Q)$(MAKE) --no-print-directory -k -j2 --output-sync=target check-e2e check-matrix
 
-check-host: cowtrace workloads unit
+check-host: cowtrace workloads unit render
 	$(Q)$(PYTHON) -m pytest -ra tests/e2e
+
+# the flame graph exports read as users read them (no root, no tracer)
+render: $(OUTPUT)/tests/test_flamegraph
+	$(Q)$(PYTHON) -m pytest -ra tests/render
 
 kernels: cowtrace workloads
 	$(Q)$(PYTHON) -m pytest -ra tests/kernels
@@ -180,11 +186,13 @@ check-e2e:
 check-kernels:
 	$(Q)$(PYTHON) -m pytest -ra tests/kernels
 
-# the container suite runs even when the kernel matrix failed; the sanitizer and fuzz runs first
+# the container suite runs even when the kernel matrix failed; the sanitizer, fuzz and render
+# runs first
 check-matrix:
 	$(Q)status=0; \
 	$(MAKE) --no-print-directory unit-sanitize || status=1; \
 	$(MAKE) --no-print-directory fuzz-ci || status=1; \
+	$(PYTHON) -m pytest -ra tests/render || status=1; \
 	$(PYTHON) -m pytest -ra tests/kernels || status=1; \
 	$(PYTHON) -m pytest -ra tests/containers || status=1; \
 	exit $$status
