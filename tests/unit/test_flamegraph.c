@@ -5,7 +5,7 @@
  * that matter (100k distinct stacks, 500-frame stacks).
  *
  * With FLAMEGRAPH_SAMPLE_DIR=DIR set, the binary runs no tests: it writes sample exports into DIR
- * for tests/e2e/test_flamegraph_render.py (XML parsing, a Chromium screenshot, node --check):
+ * for tests/render/test_flamegraph_render.py (XML parsing, a Chromium screenshot, node --check):
  *   sample.svg sample.folded sample.speedscope.json  a cowtrace-like graph with awkward names
  *   sample.total                                      flame_total() of it, a decimal line
  *   sample-empty.svg                                  no stacks

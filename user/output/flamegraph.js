@@ -4,7 +4,7 @@
 // from the DOM (titles, rect geometry, document order): nothing is generated into it, so no
 // frame name needs JavaScript escaping. Frames come in pre-order, so a frame's descendants are
 // the drawn frames that follow it up to the next one no deeper than it. Checked by node
-// (tests/e2e/test_flamegraph_render.py). Plain ES5, no dependencies: it runs offline in any
+// (tests/render/test_flamegraph_render.py). Plain ES5, no dependencies: it runs offline in any
 // browser. It must not hold the end of a CDATA section (it is inside one).
 (function () {
 	'use strict';
