@@ -45,7 +45,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HELPER = os.path.join(REPO, "tests", "e2e", "debug_offsets_helper.c")
 OURS_SRCS = ["user/python/pyinterp.c", "user/python/pyinterp_version.c",
              "user/python/pyinterp_gc.c", "user/python/pyframes.c", "user/python/pydebug.c",
-             "user/python/pylayout.c", "user/python/pylines.c"]
+             "user/python/pylayout.c", "user/python/pylines.c", "user/lib/elfsym.c"]
 
 
 class Missing(Exception):
@@ -88,6 +88,7 @@ def build_ours(tmp):
     exe = os.path.join(tmp, "ours")
     run(["cc", "-std=gnu11", "-D_GNU_SOURCE", "-O1", "-Wall", "-I",
          os.path.join(REPO, "user", "python"), "-I", os.path.join(REPO, "user", "trace"),
+         "-I", os.path.join(REPO, "user", "lib"),
          HELPER] + [os.path.join(REPO, s) for s in OURS_SRCS] + ["-lelf", "-o", exe])
     return exe
 

@@ -18,9 +18,10 @@
  * py_debug_offsets_parse() of the blob it stored, py_frame_offsets_of() and py_layout_of()),
  * and py_refcnt_immortal()/py_refcnt_live() of the same counts.
  *
- *   cc -std=gnu11 -D_GNU_SOURCE -I user/python -I user/trace debug_offsets_helper.c
- *      user/python/pyinterp*.c user/python/pyframes.c user/python/pydebug.c
- *      user/python/pylayout.c user/python/pylines.c -lelf -o ours; ./ours FILE REFCNT...
+ *   cc -std=gnu11 -D_GNU_SOURCE -I user/python -I user/trace -I user/lib
+ *      debug_offsets_helper.c user/python/pyinterp*.c user/python/pyframes.c
+ *      user/python/pydebug.c user/python/pylayout.c user/python/pylines.c user/lib/elfsym.c
+ *      -lelf -o ours; ./ours FILE REFCNT...
  *
  * A side prints only the facts it has; the script requires every name the truth side prints.
  */

@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include "cowtrace.h"
+#include "elfsym.h"
 #include "native.h"
 #include "procfs.h"
 
@@ -96,37 +97,31 @@ static int by_value(const void *a, const void *b)
 }
 
 /* Function symbols of one table; everything libelf gives is bounds-checked by libelf itself. */
+/* Function symbols only: a native frame's address is named by the function that holds it. */
+static int keep_function(const char *name, const GElf_Sym *s, void *arg)
+{
+	struct symfile *f = arg;
+	struct sym *grown;
+
+	if (GELF_ST_TYPE(s->st_info) != STT_FUNC || !s->st_value || !s->st_size)
+		return 0;
+	if (!(f->n & (f->n + 1)) || !f->syms) {
+		grown = realloc(f->syms, (2 * f->n + 2) * sizeof(*f->syms));
+		if (!grown)
+			return 1;
+		f->syms = grown;
+	}
+	f->syms[f->n].value = s->st_value;
+	f->syms[f->n].size = s->st_size;
+	f->syms[f->n].name = strndup(name, 128);
+	if (f->syms[f->n].name)
+		f->n++;
+	return 0;
+}
+
 static void read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct symfile *f)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t i, count;
-
-	if (!data || !sh->sh_entsize)
-		return;
-	count = sh->sh_size / sh->sh_entsize;
-	for (i = 0; i < count && i < (1u << 22); i++) {
-		GElf_Sym s;
-		const char *name;
-		struct sym *grown;
-
-		if (!gelf_getsym(data, i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
-		    !s.st_value || !s.st_size)
-			continue;
-		name = elf_strptr(elf, sh->sh_link, s.st_name);
-		if (!name || !*name)
-			continue;
-		if (!(f->n & (f->n + 1)) || !f->syms) {
-			grown = realloc(f->syms, (2 * f->n + 2) * sizeof(*f->syms));
-			if (!grown)
-				return;
-			f->syms = grown;
-		}
-		f->syms[f->n].value = s.st_value;
-		f->syms[f->n].size = s.st_size;
-		f->syms[f->n].name = strndup(name, 128);
-		if (f->syms[f->n].name)
-			f->n++;
-	}
+	elfsym_each(elf, scn, sh, 1u << 22, keep_function, f);
 }
 
 static void load_symfile(struct symfile *f, const char *path)

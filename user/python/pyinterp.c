@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "elfsym.h"
 #include "procfs.h"
 #include "pyelf.h"
 
@@ -174,34 +175,15 @@ static void note_symbol(struct img *im, const char *name, const GElf_Sym *s)
 	}
 }
 
+static int note_one(const char *name, const GElf_Sym *s, void *arg)
+{
+	note_symbol(arg, name, s);
+	return 0;
+}
+
 static void scan_symtab(struct img *im, Elf_Scn *scn, const GElf_Shdr *sh)
 {
-	Elf_Data *d;
-	size_t n;
-
-	if (sh->sh_entsize != gelf_fsize(im->elf, ELF_T_SYM, 1, EV_CURRENT))
-		return;
-	if (sh->sh_link == 0 || sh->sh_link >= im->shnum)
-		return;
-	d = elf_getdata(scn, NULL);
-	if (!d || !d->d_buf)
-		return;
-	n = d->d_size / sh->sh_entsize;
-	if (n > INT32_MAX)
-		n = INT32_MAX;
-	for (size_t i = 1; i < n; i++) {
-		GElf_Sym s;
-		const char *name;
-
-		if (!gelf_getsym(d, (int)i, &s))
-			break;
-		if (s.st_shndx == SHN_UNDEF || s.st_name == 0)
-			continue;
-		/* elf_strptr checks the table type, the offset and the terminating NUL */
-		name = elf_strptr(im->elf, sh->sh_link, s.st_name);
-		if (name)
-			note_symbol(im, name, &s);
-	}
+	elfsym_each(im->elf, scn, sh, SIZE_MAX, note_one, im);
 }
 
 /* A NUL-terminated string of at most max bytes (terminator included) at p. */
