@@ -66,8 +66,8 @@ static __always_inline void capture_memory(struct cow_thread_state *ts, __u64 ad
 			return; /* unmapped since the fault was raised: nothing to read */
 	}
 
-	in_page = addr & 4095 & ~7ULL;
-	if (in_page >= COW_WINDOW_BEFORE && in_page + COW_WINDOW - COW_WINDOW_BEFORE <= 4096) {
+	in_page = addr & (COW_PAGE_SIZE - 1) & ~7ULL;
+	if (in_page >= COW_WINDOW_BEFORE && in_page + COW_WINDOW - COW_WINDOW_BEFORE <= COW_PAGE_SIZE) {
 		/* the whole window is in the page: one read (each helper call costs) */
 		if (!read_target(&v, cap->window, COW_WINDOW, cap->window_addr))
 			cap->have |= COW_HAVE_WINDOW;

@@ -9,6 +9,11 @@
  * what keeps an exited process's numbers for the final report.
  */
 #define COWTRACE_MAX_SLOTS 16384
+/* x86-64's base page: what a copy copies, and what BPF and user space count in */
+#define COW_PAGE_SHIFT	   12
+#define COW_PAGE_SIZE	   (1ULL << COW_PAGE_SHIFT)
+/* distinct Python stacks and native stacks BPF keeps (maps stacks, native_stack_map) */
+#define COW_STACKS_MAX	   16384
 #define COWTRACE_NO_SLOT   0xffffffffu
 #define COWTRACE_COMM_LEN  16
 

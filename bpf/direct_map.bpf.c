@@ -11,6 +11,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "cowtrace.h"
 #include "direct_map.bpf.h"
 #include "direct_map_probe.h"
 

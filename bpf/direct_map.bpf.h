@@ -141,7 +141,7 @@ static __always_inline __u64 dm_addr_in(__u64 base, __u64 table, bool large, __u
 	e = dm_entry(table, addr, 12);
 	if (!(e & DM_PRESENT) || (e & DM_UNCACHED))
 		return 0;
-	return base + (e & DM_PHYS_MASK) + (addr & 4095);
+	return base + (e & DM_PHYS_MASK) + (addr & (COW_PAGE_SIZE - 1));
 }
 
 #endif /* COWTRACE_DIRECT_MAP_BPF_H */

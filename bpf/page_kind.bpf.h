@@ -49,7 +49,7 @@ static __always_inline bool rss_batched(void)
 /* The page frame a page table entry maps, 0 when it maps none. */
 static __always_inline __u64 pte_pfn(__u64 pte)
 {
-	return pte & DM_PRESENT ? (pte & DM_PHYS_MASK) >> 12 : 0;
+	return pte & DM_PRESENT ? (pte & DM_PHYS_MASK) >> COW_PAGE_SHIFT : 0;
 }
 
 /* The kind of the page at frame pfn, through its struct page in the kernel's vmemmap

@@ -61,7 +61,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 16384);
+	__uint(max_entries, COW_STACKS_MAX);
 	__type(key, __u64);
 	__type(value, struct cow_stack);
 } stacks SEC(".maps");
@@ -69,7 +69,7 @@ struct {
 /* Native user stacks (--native), deduplicated by the kernel. */
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
+	__uint(max_entries, COW_STACKS_MAX);
 	__type(key, __u32);
 	__uint(value_size, COW_NATIVE_MAX * sizeof(__u64));
 } native_stack_map SEC(".maps");

@@ -15,7 +15,7 @@
  */
 struct user_view {
 	__u64 pgd;
-	__u64 upage; /* page number (addr >> 12) of kpage, 0 when none */
+	__u64 upage; /* page number (addr >> COW_PAGE_SHIFT) of kpage, 0 when none */
 	__u64 kpage; /* its direct-map address */
 };
 
@@ -41,15 +41,15 @@ __noinline __u64 user_u64(struct user_view *v, __u64 addr)
 			return 0;
 		return val;
 	}
-	if ((addr >> 12) != v->upage) {
+	if ((addr >> COW_PAGE_SHIFT) != v->upage) {
 		table = dm_pte_table(direct_map_base, page_table_levels, v->pgd, addr, &large);
-		k = dm_addr_in(direct_map_base, table, large, addr, addr & ~4095ULL);
+		k = dm_addr_in(direct_map_base, table, large, addr, addr & ~(COW_PAGE_SIZE - 1));
 		if (!k)
 			return 0;
-		v->upage = addr >> 12;
+		v->upage = addr >> COW_PAGE_SHIFT;
 		v->kpage = k;
 	}
-	return dm_load(v->kpage + (addr & 4095));
+	return dm_load(v->kpage + (addr & (COW_PAGE_SIZE - 1)));
 }
 
 /* Where the capture reads the target: the faulting address, its alias in the direct map, and the
@@ -65,7 +65,7 @@ struct target_view {
  * the same 2 MiB: the same page table), 0 when it is not mapped. */
 static __always_inline __u64 target_alias(const struct target_view *v, __u64 other)
 {
-	if ((other >> 12) == (v->addr >> 12))
+	if ((other >> COW_PAGE_SHIFT) == (v->addr >> COW_PAGE_SHIFT))
 		return v->kaddr - v->addr + other;
 	return dm_addr_in(direct_map_base, v->table, v->large, v->addr, other);
 }
@@ -82,15 +82,15 @@ static __always_inline long read_target(const struct target_view *v, void *dst, 
 	k = target_alias(v, addr);
 	if (!k)
 		return -1;
-	if ((last >> 12) == (addr >> 12)) {
+	if ((last >> COW_PAGE_SHIFT) == (addr >> COW_PAGE_SHIFT)) {
 		dm_copy(dst, k, len);
 		return 0;
 	}
 	/* the head of a block that starts near the end of the page before */
-	k2 = target_alias(v, last & ~4095ULL);
+	k2 = target_alias(v, last & ~(COW_PAGE_SIZE - 1));
 	if (!k2)
 		return -1;
-	dm_copy2(dst, k, 4096 - (addr & 4095), k2, len);
+	dm_copy2(dst, k, COW_PAGE_SIZE - (addr & (COW_PAGE_SIZE - 1)), k2, len);
 	return 0;
 }
 

@@ -291,7 +291,7 @@ static void live_summary(struct session *s, unsigned long long now_ns,
 		"[%8.1fs] processes %zu (%zu alive)  pages %llu (+%llu)  %.1f MiB  gc %.1f%%  "
 		"zero %llu  lost %llu\n",
 		r.duration_s, r.nprocs, alive, pages, pages - *last_pages,
-		pages * 4096.0 / (1024 * 1024), pages ? 100.0 * gc / pages : 0.0,
+		pages * (double)COW_PAGE_SIZE / (1024 * 1024), pages ? 100.0 * gc / pages : 0.0,
 		r.total.kind[COW_ZERO], r.lost_events);
 	*last_pages = pages;
 	free(r.procs);

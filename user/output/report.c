@@ -10,7 +10,7 @@
 #include "textesc.h"
 #include "tracees.h"
 
-#define PAGE_BYTES 4096ULL
+#define PAGE_BYTES COW_PAGE_SIZE
 #define MIB	   (1024.0 * 1024.0)
 
 const struct report_figure report_figures[] = {

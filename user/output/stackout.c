@@ -5,7 +5,7 @@
 #include "textesc.h"
 #include "tracees.h"
 
-#define PAGE_BYTES  4096ULL
+#define PAGE_BYTES  COW_PAGE_SIZE
 #define FRAMES_MAX  (COW_STACK_MAX + COW_NATIVE_MAX + 6)
 #define TEXT_TOP    5  /* stacks shown per cause */
 #define TEXT_FRAMES 8  /* innermost frames shown per stack */

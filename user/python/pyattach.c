@@ -380,5 +380,5 @@ unsigned long pyattach_runtime_addr(int pid, const struct py_binding *b)
 	if (!ctx.start)
 		return 0;
 	/* the load bias moves every link-time address of the file by the same amount */
-	return ctx.start - (b->interp.load_vaddr & ~4095UL) + b->interp.runtime_vaddr;
+	return ctx.start - (b->interp.load_vaddr & ~(COW_PAGE_SIZE - 1)) + b->interp.runtime_vaddr;
 }

@@ -27,7 +27,7 @@
 #define NAME_LEN      64
 #define MAX_BASICSIZE (1UL << 20)
 #define HDR_MAX	      256
-#define PAGE	      4096ULL
+#define PAGE	      COW_PAGE_SIZE
 
 enum { E_EMPTY = 0, E_BAD, E_PARSED };
 

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
+#include "cowtrace.h"
 #include "direct_map.h"
 #include "direct_map_probe.h"
 #include "direct_map.skel.h"
@@ -30,7 +31,7 @@ uint64_t direct_map_pagemap_phys(uint64_t entry)
 {
 	if (!(entry & PAGEMAP_PRESENT))
 		return 0;
-	return (entry & PAGEMAP_PFN) * 4096;
+	return (entry & PAGEMAP_PFN) * COW_PAGE_SIZE;
 }
 
 #if defined(__x86_64__)
@@ -48,14 +49,14 @@ static uint64_t splitmix64(uint64_t *s)
  * levels the hint is ignored. */
 static unsigned page_table_levels(void)
 {
-	void *p = mmap((void *)(1ULL << 52), 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap((void *)(1ULL << 52), COW_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	unsigned levels = 4;
 
 	if (p == MAP_FAILED)
 		return 4;
 	if ((uintptr_t)p >= (1ULL << 47))
 		levels = 5;
-	munmap(p, 4096);
+	munmap(p, COW_PAGE_SIZE);
 	return levels;
 }
 
@@ -63,7 +64,7 @@ static int pagemap_phys(int fd, const void *addr, uint64_t *phys)
 {
 	uint64_t entry;
 
-	if (pread(fd, &entry, sizeof(entry), ((uintptr_t)addr / 4096) * sizeof(entry)) !=
+	if (pread(fd, &entry, sizeof(entry), ((uintptr_t)addr / COW_PAGE_SIZE) * sizeof(entry)) !=
 	    sizeof(entry))
 		return -EIO;
 	*phys = direct_map_pagemap_phys(entry);
@@ -100,7 +101,7 @@ static uint64_t *huge_page(int pagemap, void **area)
 	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	if (pread(fd, &flags, sizeof(flags), phys / 4096 * sizeof(flags)) != sizeof(flags))
+	if (pread(fd, &flags, sizeof(flags), phys / COW_PAGE_SIZE * sizeof(flags)) != sizeof(flags))
 		flags = 0;
 	close(fd);
 	return flags & (1ULL << KPF_THP) ? p : NULL;
@@ -118,7 +119,7 @@ int direct_map_find(const char *btf_path, struct direct_map *dm, char *why, size
 
 	memset(dm, 0, sizeof(*dm));
 	/* two locked pages: they must keep their frames while we look for them */
-	pages = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
+	pages = mmap(NULL, 2 * COW_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED, -1, 0);
 	if (pages == MAP_FAILED) {
 		err = -errno;
@@ -211,7 +212,7 @@ int direct_map_find(const char *btf_path, struct direct_map *dm, char *why, size
 		snprintf(why, whylen, "loads through the direct map do not read what pagemap says");
 		goto out;
 	}
-	if (huge && (!p->huge_large || p->huge_walked != p->base + huge_phys + ((uintptr_t)huge & 4095) ||
+	if (huge && (!p->huge_large || p->huge_walked != p->base + huge_phys + ((uintptr_t)huge & (COW_PAGE_SIZE - 1)) ||
 		     !p->huge_loaded)) {
 		snprintf(why, whylen, "the page-table walk of a huge page does not agree with "
 				      "/proc/self/pagemap");
@@ -225,7 +226,7 @@ out:
 	direct_map_bpf__destroy(skel);
 	if (fd >= 0)
 		close(fd);
-	munmap(pages, 2 * 4096);
+	munmap(pages, 2 * COW_PAGE_SIZE);
 	if (huge_area)
 		munmap(huge_area, HUGE_SIZE * 2);
 	return err;
