@@ -219,7 +219,13 @@ static void read_bpf_stats(struct session *s, struct report *r)
 }
 
 /* Fills r from the BPF maps; r->procs is malloc'd. */
-static int build_report(struct session *s, struct report *r, unsigned long long now_ns)
+/*
+ * The report so far. with_rows: also the rows by object and by stack, which are sorted here
+ * (every row, every time): the final report needs them, the -i summary and the Prometheus file
+ * do not.
+ */
+static int build_report_with(struct session *s, struct report *r, unsigned long long now_ns,
+			     bool with_rows)
 {
 	unsigned int slot, n = tracees_nslots(&s->tracees);
 	const unsigned long long *causes;
@@ -267,11 +273,18 @@ static int build_report(struct session *s, struct report *r, unsigned long long 
 	}
 	if (s->attrib) {
 		r->attribution = true;
-		r->rows = attrib_rows(s->attrib, &r->nrows);
-		r->srows = attrib_stack_rows(s->attrib, &r->nsrows);
+		if (with_rows) {
+			r->rows = attrib_rows(s->attrib, &r->nrows);
+			r->srows = attrib_stack_rows(s->attrib, &r->nsrows);
+		}
 		r->by = s->opt.by;
 	}
 	return 0;
+}
+
+static int build_report(struct session *s, struct report *r, unsigned long long now_ns)
+{
+	return build_report_with(s, r, now_ns, true);
 }
 
 static void live_summary(struct session *s, unsigned long long now_ns,
@@ -281,7 +294,7 @@ static void live_summary(struct session *s, unsigned long long now_ns,
 	unsigned long long pages, gc;
 	size_t i, alive = 0;
 
-	if (build_report(s, &r, now_ns))
+	if (build_report_with(s, &r, now_ns, false))
 		return;
 	pages = report_pages(&r.total);
 	gc = report_gc(&r.total);
@@ -304,7 +317,7 @@ static void prometheus_tick(struct session *s, unsigned long long now_ns)
 	int before = s->prom.last_err, err;
 	struct report r;
 
-	if (!s->opt.prometheus_path || build_report(s, &r, now_ns))
+	if (!s->opt.prometheus_path || build_report_with(s, &r, now_ns, false))
 		return;
 	read_bpf_stats(s, &r);
 	err = prom_file_update(&s->prom, &r);
