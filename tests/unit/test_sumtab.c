@@ -59,6 +59,38 @@ static void test_sums_through_growth(void **state)
 	sumtab_free(&t);
 }
 
+/* the same slot for every key, 3 before the end of the table at any size */
+static unsigned long same_hash(const void *r)
+{
+	return ~0UL - 2;
+}
+
+/* every key in one probe chain, wrapping around the end of the table, through two growths: a
+ * key is found wherever the chain put it, and never twice */
+static void test_one_chain(void **state)
+{
+	struct sumtab t;
+	const struct row *rows;
+	size_t n;
+	unsigned int k, round;
+
+	(void)state;
+	assert_true(sumtab_init(&t, sizeof(struct row), offsetof(struct row, pages), same_hash,
+				equal));
+	for (round = 0; round < 3; round++)
+		for (k = 0; k < 1500; k++)
+			sumtab_add(&t, &(struct row){.key = 1500 - k, .pages = round + 1});
+	assert_int_equal(t.n, 1500);
+	rows = sumtab_sorted(&t, by_key, &n);
+	assert_non_null(rows);
+	assert_int_equal(n, 1500);
+	for (k = 0; k < 1500; k++) {
+		assert_int_equal(rows[k].key, k + 1);
+		assert_int_equal(rows[k].pages, 6);
+	}
+	sumtab_free(&t);
+}
+
 static void test_empty(void **state)
 {
 	struct sumtab t;
@@ -76,6 +108,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sums_through_growth),
+		cmocka_unit_test(test_one_chain),
 		cmocka_unit_test(test_empty),
 	};
 
