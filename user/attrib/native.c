@@ -124,7 +124,8 @@ static void read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct symf
 	elfsym_each(elf, scn, sh, 1u << 22, keep_function, f);
 }
 
-static void load_symfile(struct symfile *f, const char *path)
+/* the file pid maps as e (procfs_open_mapped: that file, whatever its path is now) */
+static void load_symfile(struct symfile *f, int pid, const struct map_entry *e)
 {
 	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
 	GElf_Shdr sh, symsh, dynsh;
@@ -134,13 +135,10 @@ static void load_symfile(struct symfile *f, const char *path)
 	Elf *elf;
 	int fd, pfd;
 
-	/* regular files only (a mapping can be a device), opened without following anything
-	 * the target could change in between */
-	pfd = open(path, O_PATH | O_CLOEXEC);
+	pfd = procfs_open_mapped(pid, e);
 	if (pfd < 0)
 		return;
-	if (fstat(pfd, &st) || !S_ISREG(st.st_mode) || st.st_dev != f->dev ||
-	    st.st_ino != f->ino || (unsigned long long)st.st_size > PROCFS_ELF_READ_MAX) {
+	if (fstat(pfd, &st) || (unsigned long long)st.st_size > PROCFS_ELF_READ_MAX) {
 		close(pfd);
 		return;
 	}
@@ -189,9 +187,8 @@ out:
 	close(fd);
 }
 
-/* path reaches the file the process maps as e (see name_ip) */
-static struct symfile *symfile_get(struct native_syms *ns, const struct map_entry *e,
-				   const char *path)
+/* the symbols of the file pid maps as e, read once per file (by device and inode) */
+static struct symfile *symfile_get(struct native_syms *ns, int pid, const struct map_entry *e)
 {
 	dev_t dev = makedev(e->dev_major, e->dev_minor);
 	struct symfile *f;
@@ -205,7 +202,7 @@ static struct symfile *symfile_get(struct native_syms *ns, const struct map_entr
 	f = &ns->files[ns->nfiles++];
 	f->dev = dev;
 	f->ino = e->inode;
-	load_symfile(f, path);
+	load_symfile(f, pid, e);
 	return f;
 }
 
@@ -246,7 +243,7 @@ static int find_ip(const struct map_entry *e, void *arg)
 
 static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip)
 {
-	char path[96], buf[512];
+	char buf[512];
 	const char *base, *fn = NULL;
 	struct find_ctx c = { .ip = ip };
 	struct symfile *f;
@@ -259,8 +256,7 @@ static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip)
 	}
 	base = strrchr(c.e.path, '/') + 1;
 	/* the mapped file itself, whichever root or mount namespace the process sees it in */
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid, c.e.start, c.e.end);
-	f = symfile_get(ns, &c.e, path);
+	f = symfile_get(ns, pid, &c.e);
 	/* address -> file offset -> link-time address, through the segment holding it */
 	off = ip - c.e.start + c.e.offset;
 	for (i = 0; f && i < f->nseg && !fn; i++)

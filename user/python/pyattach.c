@@ -300,7 +300,7 @@ static int scan_map(const struct map_entry *e, void *arg)
 	static const char deleted[] = " (deleted)";
 	const size_t dlen = sizeof(deleted) - 1;
 	struct scan_ctx *ctx = arg;
-	char name[sizeof(e->path)], path[96], rooted[sizeof(e->path) + 32];
+	char name[sizeof(e->path)], path[64];
 	size_t len = strlen(e->path);
 	struct stat st;
 	int fd;
@@ -315,28 +315,16 @@ static int scan_map(const struct map_entry *e, void *arg)
 	if (!py_interp_name_candidate(name))
 		return 0;
 	/*
-	 * The mapped file itself, not a path: the process's path can exist only in its own
-	 * mount namespace or chroot (a container), and the host can have another file at the
-	 * same path. /proc/PID/map_files/START-END leads to the very inode mapped there (root
-	 * only). It is opened once, as O_PATH (no open side effects, whatever it is), checked,
-	 * and then reached through our own descriptor only: the target can remap that range,
-	 * or rename files, but cannot change what our descriptor refers to, so the file
-	 * inspected is the file probed.
+	 * The mapped file itself, not a path (procfs_open_mapped): the process's path can exist
+	 * only in its own mount namespace or chroot (a container), and the host can have another
+	 * file at the same path. It is reached through our own descriptor only: the target can
+	 * remap that range, or rename files, but cannot change what our descriptor refers to, so
+	 * the file inspected is the file probed.
 	 */
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", ctx->pid, e->start, e->end);
-	fd = open(path, O_PATH | O_CLOEXEC);
-	if (fd < 0 && errno == EPERM) {
-		/* map_files needs CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN: by its path in the
-		 * process's root instead, which the checks below make as safe (not as reach-
-		 * ing: a path can be one the process cannot name from its root any more) */
-		snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", ctx->pid, name);
-		fd = open(rooted, O_PATH | O_CLOEXEC);
-	}
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_ino != e->inode ||
-	    st.st_dev != makedev(e->dev_major, e->dev_minor)) {
-		close(fd);
+	fd = procfs_open_mapped(ctx->pid, e);
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);

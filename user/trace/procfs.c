@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -632,4 +633,35 @@ int procfs_mem_read(int fd, unsigned long long addr, void *buf, size_t len)
 		return -errno;
 	/* a read across the end of a mapping stops short: all or nothing */
 	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int procfs_open_mapped(int pid, const struct map_entry *e)
+{
+	static const char deleted[] = " (deleted)";
+	const size_t dlen = sizeof(deleted) - 1;
+	char path[96], rooted[sizeof(e->path) + 32];
+	size_t len = strnlen(e->path, sizeof(e->path));
+	struct stat st;
+	int fd;
+
+	if (e->path[0] != '/' || !e->inode || len == sizeof(e->path))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid, e->start, e->end);
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0 && errno == EPERM) {
+		/* a binary replaced or removed since it was mapped: by its old name, which the
+		 * checks below reject if another file has it now */
+		if (len > dlen && !strcmp(e->path + len - dlen, deleted))
+			len -= dlen;
+		snprintf(rooted, sizeof(rooted), "/proc/%d/root%.*s", pid, (int)len, e->path);
+		fd = open(rooted, O_PATH | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_ino != e->inode ||
+	    st.st_dev != makedev(e->dev_major, e->dev_minor)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
 }

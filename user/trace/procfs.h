@@ -58,6 +58,17 @@ struct map_entry {
 	char path[4096]; /* may be empty, "[heap]", contain spaces or end in " (deleted)" */
 };
 
+/*
+ * The regular file that pid maps as e, opened once as O_PATH (no open side effects, whatever it
+ * is) and checked: a regular file with the device and inode /proc/PID/maps gives for it, so that
+ * what cowtrace reads and probes through this descriptor (as /proc/self/fd/N) is the file
+ * mapped, whatever the process renames, swaps or replaces. Reached through
+ * /proc/PID/map_files/START-END, which also leads to a file deleted or replaced since, or that
+ * only the process's mount namespace has; without the capability that needs (CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE), by its path in the process's root. The descriptor, or -errno.
+ */
+int procfs_open_mapped(int pid, const struct map_entry *e);
+
 /* One line of /proc/PID/maps (with or without its '\n'). 0 or -EINVAL. */
 int procfs_parse_maps_line(const char *line, struct map_entry *e);
 
