@@ -389,15 +389,12 @@ static struct family *family_of(struct attrib *a, unsigned int fslot,
 static unsigned long row_hash(const void *row)
 {
 	const struct attrib_row *r = row;
-	unsigned long h = 1469598103934665603ULL;
-	const char *s;
+	unsigned long h = SUMTAB_HASH_SEED;
 
-	h = (h ^ r->cause) * 1099511628211ULL;
-	h = (h ^ r->field) * 1099511628211ULL;
-	h = (h ^ r->region) * 1099511628211ULL;
-	for (s = r->type; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	h = sumtab_hash_u64(h, r->cause);
+	h = sumtab_hash_u64(h, r->field);
+	h = sumtab_hash_u64(h, r->region);
+	return sumtab_hash_str(h, r->type, sizeof(r->type));
 }
 
 static bool row_equal(const void *x_, const void *y_)
@@ -411,22 +408,18 @@ static bool row_equal(const void *x_, const void *y_)
 static unsigned long srow_hash(const void *row)
 {
 	const struct attrib_stack_row *r = row;
-	unsigned long h = 1469598103934665603ULL;
-	const char *p;
+	unsigned long h = SUMTAB_HASH_SEED;
 
-	h = (h ^ r->role) * 1099511628211ULL;
-	h = (h ^ r->cause) * 1099511628211ULL;
-	h = (h ^ r->gc_gen) * 1099511628211ULL;
-	h = (h ^ r->family) * 1099511628211ULL;
-	h = (h ^ r->stack_id) * 1099511628211ULL;
-	h = (h ^ r->field) * 1099511628211ULL;
-	h = (h ^ r->native_id) * 1099511628211ULL;
-	h = (h ^ (unsigned int)r->pid) * 1099511628211ULL;
-	for (p = r->comm; *p && p < r->comm + sizeof(r->comm); p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	for (p = r->type; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	return h;
+	h = sumtab_hash_u64(h, r->role);
+	h = sumtab_hash_u64(h, r->cause);
+	h = sumtab_hash_u64(h, r->gc_gen);
+	h = sumtab_hash_u64(h, r->family);
+	h = sumtab_hash_u64(h, r->stack_id);
+	h = sumtab_hash_u64(h, r->field);
+	h = sumtab_hash_u64(h, r->native_id);
+	h = sumtab_hash_u64(h, (unsigned int)r->pid);
+	h = sumtab_hash_str(h, r->comm, sizeof(r->comm));
+	return sumtab_hash_str(h, r->type, sizeof(r->type));
 }
 
 static bool srow_equal(const void *x_, const void *y_)

@@ -20,6 +20,23 @@ struct sumtab {
 	void *sorted; /* the last sumtab_sorted() result */
 };
 
+/* FNV-1a, a field at a time, for the hash functions of callers: start from SUMTAB_HASH_SEED */
+#define SUMTAB_HASH_SEED 1469598103934665603UL
+static inline unsigned long sumtab_hash_u64(unsigned long h, unsigned long long v)
+{
+	return (h ^ v) * 1099511628211UL;
+}
+
+/* the bytes of s up to its NUL or max bytes, whichever comes first */
+static inline unsigned long sumtab_hash_str(unsigned long h, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < max && s[i]; i++)
+		h = sumtab_hash_u64(h, (unsigned char)s[i]);
+	return h;
+}
+
 /* false when memory is short */
 bool sumtab_init(struct sumtab *t, size_t row_size, size_t pages_off,
 		 unsigned long (*hash)(const void *row),

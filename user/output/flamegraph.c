@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "flame_tree.h"
+#include "sumtab.h"
 #include "utf8.h"
 
 
@@ -27,13 +28,7 @@
 
 uint64_t flame_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	return sumtab_hash_str(SUMTAB_HASH_SEED, s, SIZE_MAX);
 }
 
 /* splitmix64's finalizer: parent and name indexes are small and dense, their bits need mixing. */

@@ -9,6 +9,7 @@
 #include "pylayout.h"
 #include "pylines.h"
 #include "pystacks.h"
+#include "sumtab.h"
 
 #define CODE_READ_MAX	 512	   /* no PyCodeObject header of 3.8-3.14 is larger */
 #define LINETABLE_MAX	 (1 << 16) /* bytes of a line table we are willing to read */
@@ -97,8 +98,9 @@ static size_t code_hash(unsigned int family, __u64 code, const char *name, size_
 	__u64 h = 0;
 	size_t i;
 
+	/* all COW_NAME_CHARS bytes, as BPF read them (past a short name's NUL too) */
 	for (i = 0; i < COW_NAME_CHARS; i++)
-		h = (h ^ (unsigned char)name[i]) * 1099511628211ULL;
+		h = sumtab_hash_u64(h, (unsigned char)name[i]);
 	return slot_hash(family, code ^ h, cap);
 }
 
