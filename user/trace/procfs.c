@@ -40,6 +40,16 @@ static int proc_path(char *out, size_t n, const char *root, int pid, const char 
 	return 0;
 }
 
+/* For a reader into the caller's buf[len]: buf checked and emptied, path made. 0 or -errno. */
+static int text_reader(char *path, size_t n, const char *root, int pid, const char *file, char *buf,
+		       size_t len)
+{
+	if (!buf || !len || len > INT_MAX)
+		return -EINVAL;
+	buf[0] = '\0';
+	return proc_path(path, n, root, pid, file);
+}
+
 /* Up to cap bytes of a file; returns how many were read or -errno. */
 static ssize_t read_bounded(const char *path, char *buf, size_t cap)
 {
@@ -164,10 +174,7 @@ int procfs_read_cmdline(const char *root, int pid, char *buf, size_t len)
 	ssize_t n;
 	int err;
 
-	if (!buf || !len || len > INT_MAX)
-		return -EINVAL;
-	buf[0] = '\0';
-	err = proc_path(path, sizeof(path), root, pid, "cmdline");
+	err = text_reader(path, sizeof(path), root, pid, "cmdline", buf, len);
 	if (err)
 		return err;
 	n = read_bounded(path, buf, len - 1);
@@ -190,10 +197,7 @@ int procfs_read_exe(const char *root, int pid, char *buf, size_t len)
 	ssize_t n;
 	int err;
 
-	if (!buf || !len || len > INT_MAX)
-		return -EINVAL;
-	buf[0] = '\0';
-	err = proc_path(path, sizeof(path), root, pid, "exe");
+	err = text_reader(path, sizeof(path), root, pid, "exe", buf, len);
 	if (err)
 		return err;
 	n = readlink(path, buf, len);
