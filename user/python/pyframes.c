@@ -319,26 +319,34 @@ int py_frame_offsets_from_debug(const void *blob, size_t len, struct py_frame_of
 	return err ? err : debug_overlay(&d, out);
 }
 
+int py_interp_offsets_source(const struct py_interp *in, struct py_debug_offsets *d)
+{
+	int err;
+
+	if (!in)
+		return -EINVAL;
+	if (in->free_threaded)
+		return -ENOTSUP;
+	if (in->major == 3 && in->minor < 13)
+		return 0;
+	err = py_interp_debug_offsets(in, d);
+	return err ? err : 1;
+}
+
 int py_frame_offsets_of(const struct py_interp *in, struct py_frame_offsets *out)
 {
 	const struct py_frame_offsets *base;
 	struct py_debug_offsets d;
-	int err;
+	int src;
 
-	if (!in || !out)
-		return -EINVAL;
-	if (in->free_threaded)
-		return -ENOTSUP;
-	base = py_frame_offsets_for(in->major, in->minor);
-	if (!base)
-		return -ENOTSUP;
-	if (in->minor < 13) {
-		*out = *base;
-		return 0;
+	if (!in || !out || !(base = py_frame_offsets_for(in->major, in->minor)))
+		return in && out ? -ENOTSUP : -EINVAL;
+	src = py_interp_offsets_source(in, &d);
+	if (src <= 0) {
+		if (!src)
+			*out = *base;
+		return src;
 	}
-	err = py_interp_debug_offsets(in, &d);
-	if (err)
-		return err;
 	return debug_overlay(&d, out);
 }
 

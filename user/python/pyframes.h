@@ -178,6 +178,12 @@ struct py_interp;
  * it has none, -EINVAL when they name another version than the binary does, or what
  * py_debug_offsets_parse() returns. */
 int py_interp_debug_offsets(const struct py_interp *in, struct py_debug_offsets *d);
+/*
+ * Where in's layouts (frames, objects) come from: 0, the version's table alone (before 3.13);
+ * 1, the table with the binary's own debug offsets over it (*d filled); -EINVAL without in,
+ * -ENOTSUP for a free-threaded build, or what py_interp_debug_offsets() returns.
+ */
+int py_interp_offsets_source(const struct py_interp *in, struct py_debug_offsets *d);
 
 /*
  * Fill *out from the blob: the table entry for the blob's version first (for what the blob does

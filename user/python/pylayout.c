@@ -77,22 +77,16 @@ int py_layout_of(const struct py_interp *in, struct py_layout *out)
 	const struct py_layout *base;
 	struct py_debug_offsets d;
 	struct py_layout L;
-	int err;
+	int src;
 
-	if (!in || !out)
-		return -EINVAL;
-	if (in->free_threaded)
-		return -ENOTSUP;
-	base = py_layout_for(in->major, in->minor);
-	if (!base)
-		return -ENOTSUP;
-	if (in->minor < 13) {
-		*out = *base;
-		return 0;
+	if (!in || !out || !(base = py_layout_for(in->major, in->minor)))
+		return in && out ? -ENOTSUP : -EINVAL;
+	src = py_interp_offsets_source(in, &d);
+	if (src <= 0) {
+		if (!src)
+			*out = *base;
+		return src;
 	}
-	err = py_interp_debug_offsets(in, &d);
-	if (err)
-		return err;
 	L = *base;
 	/* offsets inside PyTypeObject and sizeof(PyASCIIObject), as the binary was compiled */
 	L.tp_name_off = (unsigned int)d.type_name;
