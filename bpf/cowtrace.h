@@ -64,7 +64,8 @@ enum proc_role {
  * exit code, and exit_ns is when it was found */
 #define PROC_EXIT_UNSEEN 0x4
 
-/* Per-slot identity, written by BPF at fork/exec/exit and by user space for processes found in /proc. */
+/* Per-slot identity, written by BPF at fork/exec/exit and by user space for processes found in
+ * /proc. */
 struct cow_proc_info {
 	__u32 pid;
 	__u32 ppid;

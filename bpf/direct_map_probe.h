@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Shared by bpf/direct_map.bpf.c and user/trace/direct_map.c: the search for the direct map's base. */
+/* Shared by bpf/direct_map.bpf.c and user/trace/direct_map.c: the search for the direct map's
+ * base. */
 #ifndef COWTRACE_DIRECT_MAP_PROBE_H
 #define COWTRACE_DIRECT_MAP_PROBE_H
 

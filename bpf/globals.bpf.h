@@ -16,8 +16,8 @@ const volatile bool event_times = false;
 /* Wake the consumer once per this many bytes of copy events (a power of two): a wakeup per copy
  * would cost more than the copy itself. User space also drains the buffer every poll interval. */
 const volatile __u64 wakeup_bytes = 1 << 20;
-/* The kernel's direct map (found and checked by user/trace/direct_map.c): the capture reads the faulting
- * page through it; 0: through the target's own mapping. */
+/* The kernel's direct map (found and checked by user/trace/direct_map.c): the capture reads the
+ * faulting page through it; 0: through the target's own mapping. */
 const volatile __u64 direct_map_base = 0;
 const volatile __u32 page_table_levels = 4;
 /* __GFP_ZERO as this kernel numbers it (read from its BTF by user space) */

@@ -15,10 +15,11 @@ struct {
 	__type(value, __u32); /* slot */
 } traced SEC(".maps");
 
-/* procs, counts, pool_shifts and py_stack_cfgs are mmapped by user space (user/trace/tracees.c): it
- * reads and writes them as memory, without a system call. A map system call holds a per-CPU counter that makes the kernel
- * skip every kprobe program on that CPU meanwhile, and on a preemptible kernel a task preempted
- * in one left the kprobe detectors blind on its CPU. */
+/* procs, counts, pool_shifts and py_stack_cfgs are mmapped by user space (user/trace/tracees.c):
+ * it reads and writes them as memory, without a system call. A map system call holds a per-CPU
+ * counter that makes the kernel skip every kprobe program on that CPU meanwhile, and on a
+ * preemptible kernel a task preempted in one left the kprobe detectors blind on its CPU.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Unit tests for the _Py_DebugOffsets reader (user/python/pyframes.c) and the per-binary offsets and
- * layouts built on it: py_debug_offsets_parse(), py_frame_offsets_from_debug(),
- * py_frame_offsets_of(), py_layout_of() and the 3.15 reference-count rules (user/python/pylayout.c).
+ * Unit tests for the _Py_DebugOffsets reader (user/python/pydebug.c) and the per-binary offsets
+ * and layouts built on it: py_debug_offsets_parse(), py_frame_offsets_from_debug(),
+ * py_frame_offsets_of(), py_layout_of() and the 3.15 reference-count rules
+ * (user/python/pylayout.c).
  *
  * The blobs are built here, slot by slot, from this file's own transcription of each
  * version's _Py_DebugOffsets (the slots_3XX tables below, one entry per uint64_t, in the order

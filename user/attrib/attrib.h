@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Attribution: each copy event decoded (user/python/pyobj.c) into cause, object type, field and memory
- * region, and aggregated per process and per (cause, type, field, region).
+ * Attribution: each copy event decoded (user/python/pyobj.c) into cause, object type, field and
+ * memory region, and aggregated per process and per (cause, type, field, region).
  */
 #ifndef COWTRACE_ATTRIB_H
 #define COWTRACE_ATTRIB_H

@@ -3,9 +3,10 @@
  * Recognise a CPython interpreter from its ELF file and find how to observe its collections:
  * the python:gc__start/gc__done USDT probes when the build has them, else the collector function
  * for a uprobe. This file reads the image (pyelf.h); pyinterp_version.c tells the version and
- * pyinterp_gc.c picks the collector function. Every file is untrusted input: all offsets, sizes and addresses taken from it are
- * checked against the file before use, and a file we cannot make sense of is an error, not a
- * crash. How each per-version fact was verified: docs/python-versions.md.
+ * pyinterp_gc.c picks the collector function. Every file is untrusted input: all offsets, sizes
+ * and addresses taken from it are checked against the file before use, and a file we cannot
+ * make sense of is an error, not a crash. How each per-version fact was verified:
+ * docs/python-versions.md.
  */
 #include <errno.h>
 #include <fcntl.h>

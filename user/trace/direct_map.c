@@ -212,7 +212,8 @@ int direct_map_find(const char *btf_path, struct direct_map *dm, char *why, size
 		snprintf(why, whylen, "loads through the direct map do not read what pagemap says");
 		goto out;
 	}
-	if (huge && (!p->huge_large || p->huge_walked != p->base + huge_phys + ((uintptr_t)huge & (COW_PAGE_SIZE - 1)) ||
+	if (huge && (!p->huge_large ||
+		     p->huge_walked != p->base + huge_phys + ((uintptr_t)huge & (COW_PAGE_SIZE - 1)) ||
 		     !p->huge_loaded)) {
 		snprintf(why, whylen, "the page-table walk of a huge page does not agree with "
 				      "/proc/self/pagemap");

@@ -46,7 +46,8 @@ struct btf *kernel_btf_load(const char *path, char *err, size_t errlen)
 	return btf;
 }
 
-/* tp_btf programs find a tracepoint through the typedef btf_trace_<name> the kernel emits for it. */
+/* tp_btf programs find a tracepoint through the typedef btf_trace_<name> the kernel emits for
+ * it. */
 bool kernel_has_tracepoint(const struct btf *btf, const char *name)
 {
 	char tname[128];
