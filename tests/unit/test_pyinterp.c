@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Unit tests for user/python/pyinterp.c: the real interpreters on this machine (Debian's python3.11,
- * the pyenv builds), files that are not CPython, broken files, and small hand-built ELF files
+ * Unit tests for user/python/pyinterp*.c: the real interpreters on this machine (Debian's
+ * python3.11, the pyenv builds), files that are not CPython, broken files, and small hand-built ELF files
  * that reach the corner cases no installed interpreter has (free-threaded builds, GCC clones,
  * malformed notes and symbols). Expected values are facts looked up independently (nm, readelf,
  * the interpreters themselves, gdb: docs/python-versions.md), never the code's own output.
