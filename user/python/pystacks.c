@@ -216,7 +216,7 @@ static __u64 name_field(const struct py_frame_offsets *off)
 static bool code_still(const struct py_frame_offsets *off, const struct mem_reader *r,
 		       const struct code_info *c)
 {
-	unsigned char obj[CODE_READ_MAX];
+	unsigned char obj[CODE_READ_MAX] = {0}; /* fields past a short read are 0 */
 
 	if (r->read(r->ctx, c->code, obj, code_read_size(off)))
 		return true; /* unreadable now (the process is gone): keep what was read */
@@ -228,7 +228,7 @@ static bool code_still(const struct py_frame_offsets *off, const struct mem_read
 static void load_code(const struct py_frame_offsets *off, const struct mem_reader *r,
 		      struct code_info *c)
 {
-	unsigned char obj[CODE_READ_MAX];
+	unsigned char obj[CODE_READ_MAX] = {0}; /* fields past a short read are 0 */
 	int size = code_read_size(off);
 	__s32 first;
 
