@@ -729,6 +729,37 @@ static void test_for_each_map_real_self(void **state)
 	assert_int_equal(procfs_for_each_map(NULL, getpid(), find_stack, NULL), 1);
 }
 
+static int first_file_map(const struct map_entry *e, void *arg)
+{
+	if (e->path[0] != '/' || !e->inode)
+		return 0;
+	*(struct map_entry *)arg = *e;
+	return 1;
+}
+
+/* The file a mapping of this process maps, reached whether or not map_files is allowed, and
+ * refused when /proc/PID/maps says another inode (a file replaced since) or no file at all. */
+static void test_open_mapped_real_self(void **state)
+{
+	struct map_entry e, other;
+	struct stat st;
+	int fd;
+
+	assert_int_equal(procfs_for_each_map(NULL, getpid(), first_file_map, &e), 1);
+	fd = procfs_open_mapped(getpid(), &e);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(S_ISREG(st.st_mode) && st.st_ino == e.inode);
+	close(fd);
+	other = e;
+	other.inode = e.inode + 1;
+	assert_int_equal(procfs_open_mapped(getpid(), &other), -ESTALE);
+	other = e;
+	strcpy(other.path, "[heap]");
+	assert_int_equal(procfs_open_mapped(getpid(), &other), -EINVAL);
+	assert_true(procfs_open_mapped(PROCFS_PID_MAX, &e) < 0);
+}
+
 static void test_pid_exists(void **state)
 {
 	struct fake *f = *state;
@@ -894,6 +925,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_for_each_map_overlong_line, fake_setup,
 					    fake_teardown),
 	    cmocka_unit_test(test_for_each_map_real_self),
+	    cmocka_unit_test(test_open_mapped_real_self),
 	    cmocka_unit_test_setup_teardown(test_pid_exists, fake_setup, fake_teardown),
 	    cmocka_unit_test(test_parse_pid),
 	    cmocka_unit_test_setup_teardown(test_ns_pid, fake_setup, fake_teardown),
