@@ -440,14 +440,10 @@ static void json_figures(struct json_writer *w, const struct diff *d)
 
 int diff_json(FILE *f, const struct diff *d)
 {
-	struct json_writer *w = json_writer_new(f);
-	int err;
+	struct json_writer *w = json_document_begin(f);
 
 	if (!w)
 		return -ENOMEM;
-	json_begin_object(w);
-	json_key(w, "tool");
-	json_string(w, "cowtrace");
 	json_key(w, "kind");
 	json_string(w, "diff");
 	json_key(w, "version");
@@ -460,10 +456,5 @@ int diff_json(FILE *f, const struct diff *d)
 	json_workers(w, d);
 	json_objects(w, d);
 	json_figures(w, d);
-	json_end_object(w);
-	err = json_writer_error(w);
-	json_writer_free(w);
-	if (!err && (fputc('\n', f) == EOF || fflush(f)))
-		err = -errno;
-	return err;
+	return json_document_end(w, f);
 }

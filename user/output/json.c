@@ -315,3 +315,27 @@ void json_null(struct json_writer *w)
 {
 	scalar(w, "null");
 }
+
+struct json_writer *json_document_begin(FILE *f)
+{
+	struct json_writer *w = json_writer_new(f);
+
+	if (!w)
+		return NULL;
+	json_begin_object(w);
+	json_key(w, "tool");
+	json_string(w, "cowtrace");
+	return w;
+}
+
+int json_document_end(struct json_writer *w, FILE *f)
+{
+	int err;
+
+	json_end_object(w);
+	err = json_writer_error(w);
+	json_writer_free(w);
+	if (!err && (fputc('\n', f) == EOF || fflush(f)))
+		err = -errno;
+	return err;
+}

@@ -44,4 +44,12 @@ void json_null(struct json_writer *w);
 /* 0, or -errno of the first write error or misuse (-EIO if the stream has failed unseen). */
 int json_writer_error(const struct json_writer *w);
 
+/*
+ * A cowtrace document (a report, a diff): its writer with the object opened and "tool":
+ * "cowtrace" written (NULL when memory is short); and its end: the object closed, a newline,
+ * the stream flushed, the writer freed. 0, or -errno of the first error.
+ */
+struct json_writer *json_document_begin(FILE *f);
+int json_document_end(struct json_writer *w, FILE *f);
+
 #endif /* COWTRACE_JSON_H */

@@ -531,15 +531,11 @@ static void json_bpf_stats(struct json_writer *w, const struct report *r)
 
 int report_json(FILE *f, const struct report *r)
 {
-	struct json_writer *w = json_writer_new(f);
+	struct json_writer *w = json_document_begin(f);
 	size_t i;
-	int err;
 
 	if (!w)
 		return -ENOMEM;
-	json_begin_object(w);
-	json_key(w, "tool");
-	json_string(w, "cowtrace");
 	json_key(w, "version");
 	json_string(w, r->version);
 	json_key(w, "detector");
@@ -591,10 +587,5 @@ int report_json(FILE *f, const struct report *r)
 	json_end_array(w);
 	json_key(w, "bpf_stats");
 	json_bpf_stats(w, r);
-	json_end_object(w);
-	err = json_writer_error(w);
-	json_writer_free(w);
-	if (!err && (fputc('\n', f) == EOF || fflush(f)))
-		err = -errno;
-	return err;
+	return json_document_end(w, f);
 }
