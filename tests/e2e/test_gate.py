@@ -113,25 +113,31 @@ def test_gate_on_gunicorn(tmp_path, freeze, want):
 def test_recycled_workers_decode_like_the_others(tmp_path):
     """gunicorn --max-requests 1: each worker exits right after its one request (a full
     collection), and 20 requests recycle at least 15 workers, each gone long before the trace
-    ends (its last copies decoded after it exited). They are decoded as well as the two workers
-    that lived to the end: the collector's GC-header pages (the gate's figure) within 5% of
-    theirs, and no more pages of unknown cause than theirs plus 1% of their pages."""
-    rc, err, rep = run_gunicorn(tmp_path, "none", requests=20, extra=("--max-requests", "1"))
+    ends (its last copies decoded after it exited). They are decoded as well as the workers of
+    the same app without --max-requests, which live to the end: the collector's GC-header pages
+    (the gate's figure) within 5% of theirs, and at most 10 pages more of unknown cause than
+    theirs (measured here: 7024-7157 and 80-88 pages live, 7085-7119 and 75-83 recycled)."""
+    (tmp_path / "live").mkdir()
+    (tmp_path / "recycled").mkdir()
+    _, _, live = run_gunicorn(tmp_path / "live", "none", requests=20)
+    _, _, rep = run_gunicorn(tmp_path / "recycled", "none", requests=20,
+                             extra=("--max-requests", "1"))
+    ref = [p for p in live["processes"] if p["role"] == "worker"]
+    assert len(ref) == 2 and all(p["exit_s"] is not None for p in ref), ref
     workers = sorted((p for p in rep["processes"] if p["role"] == "worker"),
                      key=lambda p: p["start_s"])
-    recycled, last = workers[:-2], workers[-2:]
+    recycled = workers[:-2]
     assert len(recycled) >= 15, [(p["pid"], p["start_s"]) for p in workers]
     end = rep["duration_s"]
     assert all(p["exit_s"] is not None and p["exit_s"] < end - 0.5 for p in recycled), \
         [(p["pid"], p["exit_s"], end) for p in recycled]
-    header = sum(p["gc_header_pages"] for p in last) / 2
-    unknown = max(p["by_cause"]["unknown"] for p in last)
-    pages = sum(p["pages"] for p in last) / 2
-    assert header > 1000, [p["gc_header_pages"] for p in last]
+    header = sum(p["gc_header_pages"] for p in ref) / len(ref)
+    unknown = max(p["by_cause"]["unknown"] for p in ref)
+    assert header > 1000, [p["gc_header_pages"] for p in ref]
     for p in recycled:
         assert abs(p["gc_header_pages"] - header) <= 0.05 * header, \
-            "worker %d: %d gc_header pages, the last workers %.0f" % (
+            "worker %d: %d gc_header pages, the live workers %.0f" % (
                 p["pid"], p["gc_header_pages"], header)
-        assert p["by_cause"]["unknown"] <= unknown + 0.01 * pages, \
-            "worker %d: %d pages of unknown cause, the last workers at most %d" % (
+        assert p["by_cause"]["unknown"] <= unknown + 10, \
+            "worker %d: %d pages of unknown cause, the live workers at most %d" % (
                 p["pid"], p["by_cause"]["unknown"], unknown)
