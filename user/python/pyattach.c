@@ -297,11 +297,9 @@ struct scan_ctx {
 
 static int scan_map(const struct map_entry *e, void *arg)
 {
-	static const char deleted[] = " (deleted)";
-	const size_t dlen = sizeof(deleted) - 1;
 	struct scan_ctx *ctx = arg;
 	char name[sizeof(e->path)], path[64];
-	size_t len = strlen(e->path);
+	size_t len = procfs_map_path_len(e);
 	struct stat st;
 	int fd;
 
@@ -309,9 +307,8 @@ static int scan_map(const struct map_entry *e, void *arg)
 	if (e->path[0] != '/' || e->perms[2] != 'x' || !e->inode)
 		return 0;
 	/* a binary replaced or removed since it was started is still the one that runs */
-	memcpy(name, e->path, len + 1);
-	if (len > dlen && !strcmp(name + len - dlen, deleted))
-		name[len - dlen] = '\0';
+	memcpy(name, e->path, len);
+	name[len] = '\0';
 	if (!py_interp_name_candidate(name))
 		return 0;
 	/*

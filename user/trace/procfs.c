@@ -639,24 +639,31 @@ int procfs_mem_read(int fd, unsigned long long addr, void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
-int procfs_open_mapped(int pid, const struct map_entry *e)
+size_t procfs_map_path_len(const struct map_entry *e)
 {
 	static const char deleted[] = " (deleted)";
 	const size_t dlen = sizeof(deleted) - 1;
-	char path[96], rooted[sizeof(e->path) + 32];
 	size_t len = strnlen(e->path, sizeof(e->path));
+
+	if (len > dlen && !memcmp(e->path + len - dlen, deleted, dlen))
+		len -= dlen;
+	return len;
+}
+
+int procfs_open_mapped(int pid, const struct map_entry *e)
+{
+	char path[96], rooted[sizeof(e->path) + 32];
+	size_t len = procfs_map_path_len(e);
 	struct stat st;
 	int fd;
 
-	if (e->path[0] != '/' || !e->inode || len == sizeof(e->path))
+	if (e->path[0] != '/' || !e->inode || strnlen(e->path, sizeof(e->path)) == sizeof(e->path))
 		return -EINVAL;
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid, e->start, e->end);
 	fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0 && errno == EPERM) {
 		/* a binary replaced or removed since it was mapped: by its old name, which the
 		 * checks below reject if another file has it now */
-		if (len > dlen && !strcmp(e->path + len - dlen, deleted))
-			len -= dlen;
 		snprintf(rooted, sizeof(rooted), "/proc/%d/root%.*s", pid, (int)len, e->path);
 		fd = open(rooted, O_PATH | O_CLOEXEC);
 	}

@@ -68,6 +68,9 @@ struct map_entry {
  * CAP_CHECKPOINT_RESTORE), by its path in the process's root. The descriptor, or -errno.
  */
 int procfs_open_mapped(int pid, const struct map_entry *e);
+/* The length of e's path without the " (deleted)" the kernel appends to a file removed or
+ * replaced since it was mapped: the name the process mapped it by. */
+size_t procfs_map_path_len(const struct map_entry *e);
 
 /* One line of /proc/PID/maps (with or without its '\n'). 0 or -EINVAL. */
 int procfs_parse_maps_line(const char *line, struct map_entry *e);
