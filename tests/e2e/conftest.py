@@ -346,6 +346,22 @@ def assert_nothing_attached(before, exclude_pids=(), timeout=5.0):
 # Interpreters
 
 
+def named_writer(comm, pages):
+    """Python source of a program that names itself comm (bytes, prctl(PR_SET_NAME): any bytes
+    a process may choose) and forks a child that writes pages inherited pages."""
+    return r"""
+import ctypes, os
+ctypes.CDLL(None).prctl(15, %r, 0, 0, 0)  # PR_SET_NAME
+buf = bytearray(4096 * %d)
+pid = os.fork()
+if pid == 0:
+    for i in range(0, len(buf), 4096):
+        buf[i] = 1
+    os._exit(0)
+os.waitpid(pid, 0)
+""" % (comm, pages)
+
+
 def pyenv_root():
     """pyenv's root (`pyenv root`, else $PYENV_ROOT, else /root/.pyenv), or None."""
     try:

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import (BUILD, COWTRACE, CowtraceProcess, assert_nothing_attached, bpf_objects,
-                      find_process, run_cowtrace, workload)
+                      find_process, named_writer, run_cowtrace, workload)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_GATE, EXIT_NOT_FOUND = 0, 1, 2, 3, 127
 
@@ -497,17 +497,7 @@ def test_outputs_naming_one_file_refused():
     assert "--json and --folded both name /tmp/cowtrace-same" in res.stderr
 
 
-ESCAPE_COMM = r"""
-import ctypes, os
-ctypes.CDLL(None).prctl(15, b"\x1b]0;owned\x07\x1b[2J", 0, 0, 0)  # PR_SET_NAME
-buf = bytearray(4096 * 64)
-pid = os.fork()
-if pid == 0:
-    for i in range(0, len(buf), 4096):
-        buf[i] = 1
-    os._exit(0)
-os.waitpid(pid, 0)
-"""
+ESCAPE_COMM = named_writer(b"\x1b]0;owned\x07\x1b[2J", 64)
 
 
 @pytest.mark.parametrize("by", ["field", "stack"])

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import (CowtraceProcess, REPO_ROOT, assert_nothing_attached, bpf_objects,
-                      run_cowtrace, workload)
+                      named_writer, run_cowtrace, workload)
 
 EXIT_OK, EXIT_USAGE = 0, 2
 PYTHON = "/usr/bin/python3"
@@ -219,19 +219,9 @@ def test_prefork_server_matches_json(tmp_path, promtool):
     assert value(series, "cowtrace_gc_copied_pages_total", generation="2") > 2000
 
 
-HOSTILE_COMM = r"""
-import ctypes, os
-# PR_SET_NAME: a quote and a brace to end the label, a line feed to start a sample of its own,
-# a backslash, and a byte that is not UTF-8
-ctypes.CDLL(None).prctl(15, b'"} 1\nevil 9\\\xff', 0, 0, 0)
-buf = bytearray(4096 * 32)
-pid = os.fork()
-if pid == 0:
-    for i in range(0, len(buf), 4096):
-        buf[i] = 1
-    os._exit(0)
-os.waitpid(pid, 0)
-"""
+# a quote and a brace to end the label, a line feed to start a sample of its own, a backslash,
+# and a byte that is not UTF-8
+HOSTILE_COMM = named_writer(b'"} 1\nevil 9\\\xff', 32)
 
 
 def test_hostile_comm_stays_in_its_label(tmp_path, promtool):
