@@ -202,14 +202,9 @@ static struct cow_stack_cfg stack_cfg(int pid, const struct py_binding *py)
 }
 
 /*
- * Tells BPF about slot's interpreter: the pymalloc pool size (for captures) and how to walk its
- * stacks. Written through the maps' memory, and only what changed: BPF may read a
- * configuration while it is written, so its kind goes last, after the fields it makes valid.
- */
-/*
- * The pool size and stack configuration BPF reads for a slot: user space writes them into the
- * mmapped arrays while BPF may be reading them; the stack configuration's kind is cleared first
- * and set last, so that BPF never uses a half-written one.
+ * The pool size and stack configuration BPF reads for a slot, written through the maps' memory
+ * and only what changed: BPF may read a configuration while it is written, so its kind is
+ * cleared first and set last, after the fields it makes valid.
  */
 static void store_cfg(struct tracees *t, unsigned int slot, __u64 shift, struct cow_stack_cfg cfg)
 {
@@ -226,6 +221,8 @@ static void store_cfg(struct tracees *t, unsigned int slot, __u64 shift, struct 
 	__atomic_store_n(&cur->kind, kind, __ATOMIC_RELEASE);
 }
 
+/* Tells BPF about slot's interpreter: the pymalloc pool size (for captures) and how to walk its
+ * stacks. */
 static void set_python(struct tracees *t, unsigned int slot, int pid, const struct py_binding *py)
 {
 	struct cow_stack_cfg cfg = {};
@@ -376,14 +373,6 @@ void tracees_set_cmdline(struct tracees *t, int slot, char *const argv[])
 	t->slots[slot].cmdline_preset = true;
 }
 
-static bool is_traced(struct tracees *t, int pid)
-{
-	__u32 key = pid, slot;
-
-	return !bpf_map__lookup_elem(t->skel->maps.traced, &key, sizeof(key), &slot, sizeof(slot),
-				     0);
-}
-
 static unsigned int slot_of(struct tracees *t, int pid)
 {
 	__u32 key = pid, slot;
@@ -400,21 +389,21 @@ static unsigned int slot_of(struct tracees *t, int pid)
  */
 static void mark_forked_root(struct tracees *t, int slot, int pid)
 {
-	char mine[CMDLINE_MAX], theirs[CMDLINE_MAX];
-	struct proc_stat st;
+	struct cow_proc_info info;
+	char theirs[CMDLINE_MAX];
 	struct tracee *te;
 
 	if (slot < 0 || slot >= COWTRACE_MAX_SLOTS)
 		return;
 	te = &t->slots[slot];
-	if (!te->python || procfs_read_stat("/proc", pid, &st) || st.ppid <= 1 ||
-	    !same_exe(pid, st.ppid) || procfs_read_cmdline("/proc", pid, mine, sizeof(mine)) <= 0 ||
-	    procfs_read_cmdline("/proc", st.ppid, theirs, sizeof(theirs)) <= 0 ||
-	    strcmp(mine, theirs))
+	info = tracees_proc_info(t, slot); /* its parent and command line: read by tracees_add */
+	if (!te->python || !te->cmdline || info.ppid <= 1 || !same_exe(pid, info.ppid) ||
+	    procfs_read_cmdline("/proc", info.ppid, theirs, sizeof(theirs)) <= 0 ||
+	    strcmp(te->cmdline, theirs))
 		return;
 	te->root_is_worker = true;
 	log_warn("pid %d is a worker of pid %d (forked, the same program): traced as a worker; "
-		 "-p %d traces its master and all its workers", pid, st.ppid, st.ppid);
+		 "-p %d traces its master and all its workers", pid, info.ppid, info.ppid);
 }
 
 int tracees_add_tree(struct tracees *t, int pid)
@@ -436,7 +425,8 @@ int tracees_add_tree(struct tracees *t, int pid)
 		for (i = 0; i < n; i++) {
 			struct proc_stat st;
 
-			if (is_traced(t, pids[i]) || procfs_read_stat("/proc", pids[i], &st))
+			if (slot_of(t, pids[i]) != COWTRACE_NO_SLOT ||
+			    procfs_read_stat("/proc", pids[i], &st))
 				continue;
 			if (tracees_add(t, pids[i], ROLE_WORKER, slot_of(t, st.ppid)) > 0)
 				added++;
@@ -447,11 +437,6 @@ int tracees_add_tree(struct tracees *t, int pid)
 	return 0;
 }
 
-static struct cow_proc_info proc_info(struct tracees *t, unsigned int slot)
-{
-	return tracees_proc_info(t, slot);
-}
-
 void tracees_on_fork(struct tracees *t, unsigned int slot, int pid)
 {
 	struct cow_proc_info info;
@@ -460,7 +445,7 @@ void tracees_on_fork(struct tracees *t, unsigned int slot, int pid)
 	if (slot >= COWTRACE_MAX_SLOTS)
 		return;
 	te = &t->slots[slot];
-	info = proc_info(t, slot);
+	info = tracees_proc_info(t, slot);
 	/* a forked child runs its parent's program until it execs */
 	if (info.parent_slot < COWTRACE_MAX_SLOTS) {
 		struct tracee *parent = &t->slots[info.parent_slot];
@@ -468,7 +453,7 @@ void tracees_on_fork(struct tracees *t, unsigned int slot, int pid)
 		/* the parent forks before we found its interpreter: look now, for its next
 		 * workers (this one got what BPF knew at the fork) */
 		if (!parent->python && parent->scans_left) {
-			struct cow_proc_info pinfo = proc_info(t, info.parent_slot);
+			struct cow_proc_info pinfo = tracees_proc_info(t, info.parent_slot);
 
 			if (pinfo.pid && !(pinfo.flags & PROC_EXITED))
 				set_python(t, info.parent_slot, pinfo.pid,
@@ -536,7 +521,7 @@ void tracees_tick(struct tracees *t, unsigned long long now_ns)
 
 		if (!te->scans_left || now_ns < te->next_scan_ns)
 			continue;
-		info = proc_info(t, i);
+		info = tracees_proc_info(t, i);
 		if (!info.pid || (info.flags & PROC_EXITED)) {
 			te->scans_left = 0;
 			continue;
@@ -564,14 +549,14 @@ void tracees_sample_memory(struct tracees *t, unsigned long long now_ns)
 	struct proc_mem m;
 
 	for (slot = 0; slot < n; slot++) {
-		struct cow_proc_info info = proc_info(t, slot);
+		struct cow_proc_info info = tracees_proc_info(t, slot);
 
 		if (!info.pid || (info.flags & PROC_EXITED))
 			continue;
 		if (procfs_read_smaps_rollup("/proc", info.pid, &m))
 			continue;
 		/* the same process still (not a reused pid): BPF has not seen it exit */
-		info = proc_info(t, slot);
+		info = tracees_proc_info(t, slot);
 		if (info.flags & PROC_EXITED)
 			continue;
 		t->slots[slot].mem = m;
@@ -591,13 +576,13 @@ void tracees_check_exits(struct tracees *t, unsigned long long now_ns)
 	__u32 tgid, *slotp, cur;
 
 	for (slot = 0; slot < n; slot++) {
-		struct cow_proc_info info = proc_info(t, slot);
+		struct cow_proc_info info = tracees_proc_info(t, slot);
 
 		if (!info.pid || (info.flags & PROC_EXITED))
 			continue;
 		if (!procfs_read_stat("/proc", info.pid, &st) && st.state != 'Z' && st.state != 'X')
 			continue;
-		info = proc_info(t, slot); /* BPF may have seen it meanwhile */
+		info = tracees_proc_info(t, slot); /* BPF may have seen it meanwhile */
 		if (info.flags & PROC_EXITED)
 			continue;
 		info.flags |= PROC_EXITED | PROC_EXIT_UNSEEN;
