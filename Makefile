@@ -210,7 +210,7 @@ ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(UNIT_SRCS))
 FUZZ_DIR       := $(OUTPUT)/fuzz
 FUZZ_LIB_OBJS  := $(patsubst %,$(FUZZ_DIR)/user/%.o,trace/copy_event python/pyobj python/pytypes \
 		  python/pylayout python/pylines python/pyframes python/pyinterp \
-		  python/pyinterp_version python/pyinterp_gc python/pydebug python/pystacks lib/elfsym)
+		  python/pyinterp_version python/pyinterp_gc python/pydebug python/pystacks lib/elfsym lib/hindex)
 FUZZERS        ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS   ?= 60
 FUZZ_CI_SECONDS ?= 30

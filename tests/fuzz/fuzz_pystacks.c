@@ -12,9 +12,9 @@
  * The BPF map lookup is this file's bpf_map_lookup_elem(): libbpf is not linked. The stack is
  * asked for under two ids and two families, so that cached code objects are checked again.
  *
- * A struct pystacks is most of a megabyte, which ASan maps and unmaps on each allocation: one
- * per run would spend the run on page faults. So one serves RUNS_PER_CACHE runs, each in address
- * space families of its own (the caches are keyed by family), as if it were new.
+ * A struct pystacks is some 400 KB (its code cache), which ASan maps and unmaps on each
+ * allocation: one per run would spend the run on page faults. So one serves RUNS_PER_CACHE runs,
+ * each in address space families of its own (the caches are keyed by family), as if it were new.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -125,6 +125,38 @@ static void test_lasti_not_an_int(void **state)
 	assert_string_equal(one_frame(off, 1ULL << 31, 12), "f (a.py)");
 }
 
+/*
+ * Many stacks and code objects: 1200 families, each with one stack of the one code object. The
+ * stack index grows past its first 1024 slots, twice, and the code cache (512 entries, keyed by
+ * family too) starts over twice; every stack keeps its name, and asked for again is the same
+ * pointer, which callers keep.
+ */
+static void test_many_stacks(void **state)
+{
+	const struct py_frame_offsets *off = build_310();
+	struct mem_reader r = {.read = mem_read};
+	static const struct pystack *first[1200];
+	unsigned int fam;
+
+	memset(&the_stack, 0, sizeof(the_stack));
+	the_stack.depth = 1;
+	the_stack.code[0] = CODE;
+	the_stack.instr[0] = 2;
+	memcpy(the_stack.name[0], "f", 2);
+	for (fam = 0; fam < 1200; fam++) {
+		first[fam] = pystacks_get(ps, off, fam, 1 + fam % 7, &r);
+		assert_non_null(first[fam]);
+		assert_int_equal(first[fam]->n, 1);
+		assert_string_equal(first[fam]->frames[0], "f (a.py:12)");
+	}
+	/* the map would now serve another stack: what was named is not read again */
+	the_stack.depth = 0;
+	for (fam = 0; fam < 1200; fam++)
+		assert_ptr_equal(pystacks_get(ps, off, fam, 1 + fam % 7, &r), first[fam]);
+	assert_int_equal(pystacks_get(ps, off, 5, 3, &r)->n, 0); /* a stack not asked for yet */
+	assert_null(pystacks_get(ps, off, 5, 0, &r));		 /* no stack */
+}
+
 static int setup(void **state)
 {
 	ps = pystacks_new(-1);
@@ -143,6 +175,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_lines_310, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lasti_not_an_int, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_stacks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

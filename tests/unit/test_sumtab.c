@@ -48,7 +48,7 @@ static void test_sums_through_growth(void **state)
 		for (i = 0; i <= k % 3; i++)
 			sumtab_add(&t, &(struct row){.key = k, .pages = k + 1});
 	assert_int_equal(t.n, 5000);
-	assert_int_equal(t.cap, 16384);
+	assert_int_equal(t.index.cap, 16384);
 	rows = sumtab_sorted(&t, by_key, &n);
 	assert_non_null(rows);
 	assert_int_equal(n, 5000);

@@ -72,7 +72,7 @@ struct attrib {
 	struct pystacks *pystacks; /* NULL without stacks */
 	bool per_process;	   /* stack rows per process (--per-process) */
 	struct native_syms *native; /* NULL without --native */
-	struct sumtab srows; /* struct attrib_stack_row; no slots without stacks */
+	struct sumtab srows; /* struct attrib_stack_row; not set up (rows NULL) without stacks */
 };
 
 /* the two tables' keys, defined with the aggregation below */
@@ -105,8 +105,8 @@ struct attrib *attrib_new(struct tracees *t, bool stacks, bool native)
 		sumtab_init(&a->srows, sizeof(struct attrib_stack_row),
 			    offsetof(struct attrib_stack_row, pages), srow_hash, srow_equal);
 	}
-	if (!a->maps || !a->causes || !a->seen || !a->cache || !a->rows.slots ||
-	    (stacks && (!a->pystacks || !a->srows.slots)) || (stacks && native && !a->native)) {
+	if (!a->maps || !a->causes || !a->seen || !a->cache || !a->rows.rows ||
+	    (stacks && (!a->pystacks || !a->srows.rows)) || (stacks && native && !a->native)) {
 		attrib_free(a);
 		return NULL;
 	}
@@ -501,7 +501,7 @@ void attrib_stacks_per_process(struct attrib *a)
 const struct attrib_stack_row *attrib_stack_rows(struct attrib *a, size_t *n)
 {
 	*n = 0;
-	if (!a->srows.slots)
+	if (!a->srows.rows)
 		return NULL;
 	return sumtab_sorted(&a->srows, by_stack_pages, n);
 }

@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include "cowtrace.h"
 #include "elfsym.h"
+#include "hindex.h"
 #include "native.h"
 #include "procfs.h"
 
@@ -48,14 +49,8 @@ struct native_syms {
 	int nfiles;
 	struct nstack **stacks;
 	size_t nstacks, capstacks;
-	/* by (family, id), direct mapped: the lookup runs for every copy event */
-	struct nstack *recent[1024];
+	struct hindex index; /* (family, id) -> stacks: the lookup runs for every copy event */
 };
-
-static size_t recent_slot(unsigned int family, __u32 id)
-{
-	return ((id * 2654435761u) ^ family) & 1023;
-}
 
 struct native_syms *native_syms_new(int stackmap_fd)
 {
@@ -64,6 +59,10 @@ struct native_syms *native_syms_new(int stackmap_fd)
 	if (!ns)
 		return NULL;
 	ns->fd = stackmap_fd;
+	if (!hindex_init(&ns->index, 256)) {
+		free(ns);
+		return NULL;
+	}
 	elf_version(EV_CURRENT);
 	return ns;
 }
@@ -86,6 +85,7 @@ void native_syms_free(struct native_syms *ns)
 		free(ns->stacks[i]);
 	}
 	free(ns->stacks);
+	hindex_free(&ns->index);
 	free(ns);
 }
 
@@ -274,22 +274,19 @@ static int any_map(const struct map_entry *e, void *arg)
 const struct pystack *native_get(struct native_syms *ns, unsigned int family, __u32 id,
 				 const int *pids, int npids)
 {
-	__u64 ips[COW_NATIVE_MAX] = {};
-	__u32 key;
+	__u64 ips[COW_NATIVE_MAX] = {}, h = hindex_hash_key(family, id);
+	size_t i, n = 0, k, at;
 	struct nstack *s;
-	size_t i, n = 0, k;
+	uint32_t j;
+	__u32 key;
 	int pid = -1;
 
 	if (!id)
 		return NULL;
-	s = ns->recent[recent_slot(family, id)];
-	if (s && s->family == family && s->id == id)
-		return &s->stack;
-	for (i = 0; i < ns->nstacks; i++)
-		if (ns->stacks[i]->family == family && ns->stacks[i]->id == id) {
-			ns->recent[recent_slot(family, id)] = ns->stacks[i];
-			return &ns->stacks[i]->stack;
-		}
+	for (j = hindex_first(&ns->index, h, &at); j != HINDEX_NONE;
+	     j = hindex_next(&ns->index, h, &at))
+		if (ns->stacks[j]->family == family && ns->stacks[j]->id == id)
+			return &ns->stacks[j]->stack;
 	key = id - 1;
 	if (bpf_map_lookup_elem(ns->fd, &key, ips))
 		return NULL;
@@ -335,7 +332,10 @@ const struct pystack *native_get(struct native_syms *ns, unsigned int family, __
 			s->stack.frames[k] = strdup("?");
 	}
 	s->stack.n = n;
-	ns->stacks[ns->nstacks++] = s;
-	ns->recent[recent_slot(family, id)] = s;
+	/* at: where the lookup above ended (nothing was added since). Kept and named even when
+	 * the index cannot grow: then it is named again next time. */
+	ns->stacks[ns->nstacks] = s;
+	hindex_add(&ns->index, h, ns->nstacks, at);
+	ns->nstacks++;
 	return &s->stack;
 }

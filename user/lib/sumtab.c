@@ -4,40 +4,11 @@
 #include <string.h>
 #include "sumtab.h"
 
-#define SUMTAB_FIRST_CAP 1024 /* a power of two: indexes are masked */
+#define SUMTAB_FIRST_CAP 1024 /* index slots to start with: a power of two */
 
-static unsigned char *slot_at(unsigned char *slots, const struct sumtab *t, size_t i)
+static unsigned char *row_at(const struct sumtab *t, size_t i)
 {
-	return slots + i * t->row_size;
-}
-
-static unsigned long long pages_of(const struct sumtab *t, const unsigned char *row)
-{
-	unsigned long long pages;
-
-	memcpy(&pages, row + t->pages_off, sizeof(pages));
-	return pages;
-}
-
-/* Adds row to slots (cap of them, a power of two); *n counts the rows in use. */
-static void put(const struct sumtab *t, unsigned char *slots, size_t cap, const void *row,
-		size_t *n)
-{
-	size_t i = t->hash(row) & (cap - 1);
-	unsigned char *s = slot_at(slots, t, i);
-	unsigned long long sum;
-
-	while (pages_of(t, s) && !t->equal(s, row)) {
-		i = (i + 1) & (cap - 1);
-		s = slot_at(slots, t, i);
-	}
-	if (pages_of(t, s)) {
-		sum = pages_of(t, s) + pages_of(t, row);
-		memcpy(s + t->pages_off, &sum, sizeof(sum));
-		return;
-	}
-	memcpy(s, row, t->row_size);
-	(*n)++;
+	return t->rows + i * t->row_size;
 }
 
 bool sumtab_init(struct sumtab *t, size_t row_size, size_t pages_off,
@@ -49,43 +20,72 @@ bool sumtab_init(struct sumtab *t, size_t row_size, size_t pages_off,
 	t->pages_off = pages_off;
 	t->hash = hash;
 	t->equal = equal;
-	t->cap = SUMTAB_FIRST_CAP;
-	t->slots = calloc(t->cap, row_size);
-	return t->slots != NULL;
+	/* as many rows as the index takes before it first grows */
+	t->cap = SUMTAB_FIRST_CAP / 2;
+	t->rows = calloc(t->cap, row_size);
+	if (!t->rows || !hindex_init(&t->index, SUMTAB_FIRST_CAP)) {
+		sumtab_free(t);
+		return false;
+	}
+	return true;
 }
 
 void sumtab_add(struct sumtab *t, const void *row)
 {
-	size_t i, n = 0;
+	unsigned long h = t->hash(row);
+	unsigned long long sum, pages;
+	unsigned char *r;
+	size_t at;
+	uint32_t i;
 
-	if (2 * (t->n + 1) > t->cap) {
-		unsigned char *bigger = calloc(2 * t->cap, t->row_size);
+	for (i = hindex_first(&t->index, h, &at); i != HINDEX_NONE;
+	     i = hindex_next(&t->index, h, &at)) {
+		r = row_at(t, i);
+		if (!t->equal(r, row))
+			continue;
+		memcpy(&sum, r + t->pages_off, sizeof(sum));
+		memcpy(&pages, (const unsigned char *)row + t->pages_off, sizeof(pages));
+		sum += pages;
+		memcpy(r + t->pages_off, &sum, sizeof(sum));
+		return;
+	}
+	if (t->n == t->cap) {
+		unsigned char *more = t->cap <= SIZE_MAX / 2 / t->row_size
+					  ? realloc(t->rows, 2 * t->cap * t->row_size)
+					  : NULL;
 
-		if (!bigger)
+		if (!more)
 			return;
-		for (i = 0; i < t->cap; i++)
-			if (pages_of(t, slot_at(t->slots, t, i)))
-				put(t, bigger, 2 * t->cap, slot_at(t->slots, t, i), &n);
-		free(t->slots);
-		t->slots = bigger;
+		t->rows = more;
 		t->cap *= 2;
 	}
-	put(t, t->slots, t->cap, row, &t->n);
+	if (!hindex_add(&t->index, h, t->n, at))
+		return;
+	memcpy(row_at(t, t->n++), row, t->row_size);
 }
 
 const void *sumtab_sorted(struct sumtab *t, int (*cmp)(const void *, const void *), size_t *n)
 {
-	size_t i, k = 0;
+	size_t j, k = 0;
+	uint32_t i;
 
 	free(t->sorted);
 	*n = 0;
 	t->sorted = calloc(t->n ? t->n : 1, t->row_size);
 	if (!t->sorted)
 		return NULL;
-	for (i = 0; i < t->cap && k < t->n; i++)
-		if (pages_of(t, slot_at(t->slots, t, i)))
-			memcpy((unsigned char *)t->sorted + k++ * t->row_size,
-			       slot_at(t->slots, t, i), t->row_size);
+	/*
+	 * Handed to qsort() in the index's slot order, not in the order first added: the report's
+	 * orders leave ties (rows of equal pages and sort keys), and qsort() keeps those in an
+	 * order that depends on its input. Slot order is the order the report always had, when the
+	 * rows lived in the slots themselves.
+	 */
+	for (j = 0; j < t->index.cap && k < t->n; j++) {
+		i = hindex_at(&t->index, j);
+		if (i != HINDEX_NONE)
+			memcpy((unsigned char *)t->sorted + k++ * t->row_size, row_at(t, i),
+			       t->row_size);
+	}
 	qsort(t->sorted, k, t->row_size, cmp);
 	*n = k;
 	return t->sorted;
@@ -93,7 +93,9 @@ const void *sumtab_sorted(struct sumtab *t, int (*cmp)(const void *, const void 
 
 void sumtab_free(struct sumtab *t)
 {
-	free(t->slots);
+	free(t->rows);
 	free(t->sorted);
-	t->slots = t->sorted = NULL;
+	hindex_free(&t->index);
+	t->rows = t->sorted = NULL;
+	t->n = t->cap = 0;
 }

@@ -4,17 +4,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "hindex.h"
 
 /*
  * Rows summed by key: fixed-size rows, each with a page count (an unsigned long long at
- * pages_off, nonzero in every row added) and a key the caller hashes and compares; adding a row
- * whose key is there adds its pages. An open-addressing table that doubles at half full,
+ * pages_off) and a key the caller hashes and compares; adding a row whose key is there adds its
+ * pages. The rows are kept in the order first added, found through a hash index (hindex.h);
  * written here because glibc's hsearch() has one table per process and cannot be walked.
  */
 struct sumtab {
-	unsigned char *slots;
+	unsigned char *rows; /* n rows of row_size bytes; NULL when sumtab_init() failed */
 	size_t row_size, pages_off;
-	size_t cap, n; /* slots, rows in use */
+	size_t n, cap; /* rows in use, rows allocated */
+	struct hindex index; /* key hash -> row */
 	unsigned long (*hash)(const void *row);
 	bool (*equal)(const void *x, const void *y);
 	void *sorted; /* the last sumtab_sorted() result */
@@ -41,7 +43,7 @@ static inline unsigned long sumtab_hash_str(unsigned long h, const char *s, size
 bool sumtab_init(struct sumtab *t, size_t row_size, size_t pages_off,
 		 unsigned long (*hash)(const void *row),
 		 bool (*equal)(const void *x, const void *y));
-/* Memory short when the table must grow: the row is not counted. */
+/* Memory short when a new key needs room: the row is not counted. */
 void sumtab_add(struct sumtab *t, const void *row);
 /* The rows, in cmp's order, valid until the next call or sumtab_free(); NULL (and *n 0) when
  * memory is short. */

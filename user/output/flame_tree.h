@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "flamegraph.h"
+#include "hindex.h"
 
 #define NO_NAME	    UINT32_MAX
 #define MAX_NODES   (UINT32_MAX - 1)
@@ -32,15 +33,11 @@ struct arena_chunk {
 struct flame {
 	struct flame_node *nodes; /* nodes[0] is the root, the implicit "all" frame */
 	size_t nnodes, nodes_cap;
-	/* (parent, name) -> node index; 0 marks a free slot, since the root is nobody's child */
-	uint32_t *edges;
-	size_t edges_cap; /* a power of two */
-	/* interned names; slots hold index + 1, 0 marks a free slot */
+	struct hindex edges; /* (parent, name) -> node index */
+	/* interned names, found by their flame_hash() */
 	const char **names;
-	uint64_t *name_hash;
 	size_t nnames, names_cap;
-	uint32_t *name_slots;
-	size_t name_slots_cap; /* a power of two */
+	struct hindex name_index; /* into names */
 	struct arena_chunk *arena;
 	char *scratch; /* a name being normalized */
 	size_t scratch_cap;

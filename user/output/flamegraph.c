@@ -4,7 +4,7 @@
  * speedscope writers are flame_svg.c and flame_speedscope.c; see flamegraph.h for the formats
  * and conventions, flame_tree.h for what they share).
  *
- * The tree is an array of nodes (parent index, interned name, own count) and a hash table from
+ * The tree is an array of nodes (parent index, interned name, own count) and a hash index from
  * (parent, name) to node, so adding a stack costs one lookup per frame and nothing is sorted until
  * an export needs it. A child is always created after its parent, hence has a larger index: totals
  * are then one backward pass, without recursion, however deep the stacks.
@@ -187,8 +187,10 @@ struct flame *flame_new(void)
 
 	if (!f)
 		return NULL;
-	if (!grow(&f->nodes, &f->nodes_cap, 1, sizeof(*f->nodes))) {
-		free(f);
+	/* slots to start with, the sizes the hand-written tables had */
+	if (!grow(&f->nodes, &f->nodes_cap, 1, sizeof(*f->nodes)) ||
+	    !hindex_init(&f->name_index, 256) || !hindex_init(&f->edges, 1024)) {
+		flame_free(f);
 		return NULL;
 	}
 	f->nodes[0] = (struct flame_node){.parent = 0, .name = NO_NAME};
@@ -207,10 +209,9 @@ void flame_free(struct flame *f)
 		free(c);
 	}
 	free(f->nodes);
-	free(f->edges);
+	hindex_free(&f->edges);
 	free(f->names);
-	free(f->name_hash);
-	free(f->name_slots);
+	hindex_free(&f->name_index);
 	free(f->scratch);
 	free(f);
 }
@@ -225,101 +226,51 @@ size_t flame_stacks(const struct flame *f)
 	return f ? f->nstacks : 0;
 }
 
-static bool rehash_names(struct flame *f, size_t cap)
-{
-	uint32_t *slots = calloc(cap, sizeof(*slots));
-
-	if (!slots)
-		return false;
-	for (size_t i = 0; i < f->nnames; i++) {
-		size_t j = f->name_hash[i] & (cap - 1);
-
-		while (slots[j])
-			j = (j + 1) & (cap - 1);
-		slots[j] = i + 1;
-	}
-	free(f->name_slots);
-	f->name_slots = slots;
-	f->name_slots_cap = cap;
-	return true;
-}
-
 /* The index of name (already normalized), added if new; -ENOMEM. */
 static int64_t intern(struct flame *f, const char *name)
 {
 	uint64_t h = flame_hash(name);
-	size_t j, names_cap = f->names_cap;
+	size_t at;
+	uint32_t i;
 	char *copy;
 
-	/* at most half full, so probes stay short */
-	if ((f->nnames + 1) * 2 > f->name_slots_cap &&
-	    !rehash_names(f, f->name_slots_cap ? f->name_slots_cap * 2 : 256))
-		return -ENOMEM;
-	for (j = h & (f->name_slots_cap - 1); f->name_slots[j];
-	     j = (j + 1) & (f->name_slots_cap - 1)) {
-		uint32_t i = f->name_slots[j] - 1;
-
-		if (f->name_hash[i] == h && !strcmp(f->names[i], name))
+	for (i = hindex_first(&f->name_index, h, &at); i != HINDEX_NONE;
+	     i = hindex_next(&f->name_index, h, &at))
+		if (!strcmp(f->names[i], name))
 			return i;
-	}
-	if (f->nnames >= MAX_NODES)
-		return -ENOMEM;
-	if (!grow(&f->names, &names_cap, f->nnames + 1, sizeof(*f->names)))
-		return -ENOMEM;
-	/* both arrays share names_cap: grow the second before recording the new capacity */
-	if (!grow(&f->name_hash, &f->names_cap, f->nnames + 1, sizeof(*f->name_hash)))
+	if (f->nnames >= MAX_NODES ||
+	    !grow(&f->names, &f->names_cap, f->nnames + 1, sizeof(*f->names)))
 		return -ENOMEM;
 	copy = arena_strdup(f, name);
-	if (!copy)
+	/* indexed last: a failure leaves no index entry naming a slot past nnames */
+	if (!copy || !hindex_add(&f->name_index, h, f->nnames, at))
 		return -ENOMEM;
 	f->names[f->nnames] = copy;
-	f->name_hash[f->nnames] = h;
-	f->name_slots[j] = f->nnames + 1;
 	return f->nnames++;
-}
-
-static bool rehash_edges(struct flame *f, size_t cap)
-{
-	uint32_t *slots = calloc(cap, sizeof(*slots));
-
-	if (!slots)
-		return false;
-	for (size_t i = 1; i < f->nnodes; i++) {
-		size_t j = hash_edge(f->nodes[i].parent, f->nodes[i].name) & (cap - 1);
-
-		while (slots[j])
-			j = (j + 1) & (cap - 1);
-		slots[j] = i;
-	}
-	free(f->edges);
-	f->edges = slots;
-	f->edges_cap = cap;
-	return true;
 }
 
 /* The child of parent named name, created if new; -ENOMEM. */
 static int64_t child(struct flame *f, uint32_t parent, uint32_t name, enum flame_class cls)
 {
-	size_t j;
+	uint64_t h = hash_edge(parent, name);
+	size_t at;
+	uint32_t i;
 
-	if (f->nnodes * 2 > f->edges_cap &&
-	    !rehash_edges(f, f->edges_cap ? f->edges_cap * 2 : 1024))
-		return -ENOMEM;
-	for (j = hash_edge(parent, name) & (f->edges_cap - 1); f->edges[j];
-	     j = (j + 1) & (f->edges_cap - 1)) {
-		struct flame_node *n = &f->nodes[f->edges[j]];
+	for (i = hindex_first(&f->edges, h, &at); i != HINDEX_NONE;
+	     i = hindex_next(&f->edges, h, &at)) {
+		struct flame_node *n = &f->nodes[i];
 
 		if (n->parent == parent && n->name == name) {
 			if (n->cls == FLAME_CLASS_AUTO)
 				n->cls = cls;
-			return f->edges[j];
+			return i;
 		}
 	}
 	if (f->nnodes >= MAX_NODES ||
-	    !grow(&f->nodes, &f->nodes_cap, f->nnodes + 1, sizeof(*f->nodes)))
+	    !grow(&f->nodes, &f->nodes_cap, f->nnodes + 1, sizeof(*f->nodes)) ||
+	    !hindex_add(&f->edges, h, f->nnodes, at))
 		return -ENOMEM;
 	f->nodes[f->nnodes] = (struct flame_node){.parent = parent, .name = name, .cls = cls};
-	f->edges[j] = f->nnodes;
 	return f->nnodes++;
 }
 

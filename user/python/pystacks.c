@@ -9,18 +9,22 @@
 #include "pylayout.h"
 #include "pylines.h"
 #include "pystacks.h"
+#include "hindex.h"
 #include "sumtab.h"
 
 #define CODE_READ_MAX	 512	   /* no PyCodeObject header of 3.8-3.14 is larger */
 #define LINETABLE_MAX	 (1 << 16) /* bytes of a line table we are willing to read */
 #define NAME_MAX_LEN	 128
 #define FILENAME_MAX_LEN 512
+/* code objects cached before the cache starts over rather than grow without bound; its index
+ * has twice as many slots, so that it never grows */
+#define CODES_MAX	 512
+#define STACKS_FIRST_CAP 1024 /* stack index slots to start with */
 
 struct code_info {
 	unsigned int family;
 	__u64 code;
 	char key_name[COW_NAME_CHARS]; /* what BPF saw of the name with this code pointer */
-	bool used;
 	bool valid;
 	char name[NAME_MAX_LEN];
 	char filename[FILENAME_MAX_LEN];
@@ -35,16 +39,17 @@ struct code_info {
 struct stack_entry {
 	unsigned int family;
 	__u64 id;
-	bool used;
-	struct pystack *stack; /* its own allocation: callers keep the pointer while the table grows */
+	struct pystack *stack; /* its own allocation: callers keep the pointer while stacks grows */
 };
 
 struct pystacks {
 	int stacks_fd;
-	struct code_info *codes;
-	size_t ncodes, capcodes;
-	struct stack_entry *stacks;
+	struct code_info *codes; /* CODES_MAX of them, ncodes in use */
+	size_t ncodes;
+	struct hindex code_index;   /* code_hash() -> codes */
+	struct stack_entry *stacks; /* in the order named */
 	size_t nstacks, capstacks;
+	struct hindex stack_index; /* hindex_hash_key() -> stacks */
 };
 
 struct pystacks *pystacks_new(int stacks_fd)
@@ -54,11 +59,9 @@ struct pystacks *pystacks_new(int stacks_fd)
 	if (!ps)
 		return NULL;
 	ps->stacks_fd = stacks_fd;
-	ps->capcodes = 1024;
-	ps->capstacks = 1024;
-	ps->codes = calloc(ps->capcodes, sizeof(*ps->codes));
-	ps->stacks = calloc(ps->capstacks, sizeof(*ps->stacks));
-	if (!ps->codes || !ps->stacks) {
+	ps->codes = calloc(CODES_MAX, sizeof(*ps->codes));
+	if (!ps->codes || !hindex_init(&ps->code_index, 2 * CODES_MAX) ||
+	    !hindex_init(&ps->stack_index, STACKS_FIRST_CAP)) {
 		pystacks_free(ps);
 		return NULL;
 	}
@@ -80,20 +83,20 @@ void pystacks_free(struct pystacks *ps)
 
 	if (!ps)
 		return;
-	for (i = 0; ps->codes && i < ps->capcodes; i++)
+	for (i = 0; i < ps->ncodes; i++)
 		free(ps->codes[i].linetable);
-	for (i = 0; ps->stacks && i < ps->capstacks; i++)
-		if (ps->stacks[i].used) {
-			free_stack(ps->stacks[i].stack);
-			free(ps->stacks[i].stack);
-		}
+	for (i = 0; i < ps->nstacks; i++) {
+		free_stack(ps->stacks[i].stack);
+		free(ps->stacks[i].stack);
+	}
 	free(ps->codes);
 	free(ps->stacks);
+	hindex_free(&ps->code_index);
+	hindex_free(&ps->stack_index);
 	free(ps);
 }
 
-static size_t slot_hash(unsigned int family, __u64 key, size_t cap);
-static size_t code_hash(unsigned int family, __u64 code, const char *name, size_t cap)
+static __u64 code_hash(unsigned int family, __u64 code, const char *name)
 {
 	__u64 h = 0;
 	size_t i;
@@ -101,14 +104,7 @@ static size_t code_hash(unsigned int family, __u64 code, const char *name, size_
 	/* all COW_NAME_CHARS bytes, as BPF read them (past a short name's NUL too) */
 	for (i = 0; i < COW_NAME_CHARS; i++)
 		h = sumtab_hash_u64(h, (unsigned char)name[i]);
-	return slot_hash(family, code ^ h, cap);
-}
-
-static size_t slot_hash(unsigned int family, __u64 key, size_t cap)
-{
-	__u64 h = (key ^ ((__u64)family << 48)) * 0x9e3779b97f4a7c15ULL;
-
-	return (h >> 17) & (cap - 1);
+	return hindex_hash_key(family, code ^ h);
 }
 
 /* ---- reading the target's objects --------------------------------------------------------- */
@@ -264,34 +260,39 @@ static struct code_info *code_get(struct pystacks *ps, const struct py_frame_off
 				  unsigned int family, __u64 code, const char *name,
 				  const struct mem_reader *r)
 {
-	size_t i;
+	__u64 h = code_hash(family, code, name);
+	struct code_info *c;
+	size_t at;
+	uint32_t i;
 
-	if (2 * (ps->ncodes + 1) > ps->capcodes) {
-		/* full enough: start over rather than grow without bound */
-		for (i = 0; i < ps->capcodes; i++)
+	if (ps->ncodes == CODES_MAX) {
+		/* full: start over rather than grow without bound */
+		for (i = 0; i < ps->ncodes; i++)
 			free(ps->codes[i].linetable);
-		memset(ps->codes, 0, ps->capcodes * sizeof(*ps->codes));
 		ps->ncodes = 0;
+		hindex_clear(&ps->code_index);
 	}
-	for (i = code_hash(family, code, name, ps->capcodes); ps->codes[i].used;
-	     i = (i + 1) & (ps->capcodes - 1)) {
+	for (i = hindex_first(&ps->code_index, h, &at); i != HINDEX_NONE;
+	     i = hindex_next(&ps->code_index, h, &at)) {
+		c = &ps->codes[i];
 		/* BPF saw the name pointer at the copy: another one is another code object
 		 * (freed, and a new one made at the same address) */
-		if (ps->codes[i].family != family || ps->codes[i].code != code ||
-		    memcmp(ps->codes[i].key_name, name, COW_NAME_CHARS))
+		if (c->family != family || c->code != code ||
+		    memcmp(c->key_name, name, COW_NAME_CHARS))
 			continue;
 		/* asked for by a new stack: check that the address still holds this code */
-		if (!ps->codes[i].valid || !code_still(off, r, &ps->codes[i]))
-			load_code(off, r, &ps->codes[i]);
-		return &ps->codes[i];
+		if (!c->valid || !code_still(off, r, c))
+			load_code(off, r, c);
+		return c;
 	}
-	ps->codes[i].used = true;
-	ps->codes[i].family = family;
-	ps->codes[i].code = code;
-	memcpy(ps->codes[i].key_name, name, COW_NAME_CHARS);
-	ps->ncodes++;
-	load_code(off, r, &ps->codes[i]);
-	return &ps->codes[i];
+	c = &ps->codes[ps->ncodes];
+	*c = (struct code_info){.family = family, .code = code};
+	memcpy(c->key_name, name, COW_NAME_CHARS);
+	/* cannot fail: at most CODES_MAX entries in 2 * CODES_MAX slots is never more than half
+	 * full, so the index never grows and allocates nothing */
+	hindex_add(&ps->code_index, h, ps->ncodes++, at);
+	load_code(off, r, c);
+	return c;
 }
 
 static int format_frame(char *buf, size_t len, const char *qualname, const char *filename,
@@ -343,59 +344,41 @@ static char *frame_name(const struct py_frame_offsets *off, const struct code_in
 	return strdup(buf);
 }
 
-const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_offsets *off,
-				   unsigned int family, __u64 id, const struct mem_reader *r)
+/*
+ * Reads stack id from the BPF map and names its frames: the first time a stack is asked for (h
+ * and at: its hash and the cursor of its failed lookup, for hindex_add()).
+ * Out of line, so that its frame (a struct cow_stack is over 2 KB) and its many live values
+ * cost nothing to the lookup in pystacks_get(), which runs for every copy with a stack.
+ */
+static __attribute__((noinline)) const struct pystack *
+name_stack(struct pystacks *ps, const struct py_frame_offsets *off, unsigned int family, __u64 id,
+	   const struct mem_reader *r, __u64 h, size_t at)
 {
 	struct cow_stack raw;
-	struct stack_entry *e;
+	struct pystack *s;
 	size_t i, k, n;
 
-	if (!id || !off)
-		return NULL;
-	for (i = slot_hash(family, id, ps->capstacks); ps->stacks[i].used;
-	     i = (i + 1) & (ps->capstacks - 1))
-		if (ps->stacks[i].family == family && ps->stacks[i].id == id)
-			return ps->stacks[i].stack;
-	if (2 * (ps->nstacks + 1) > ps->capstacks) {
-		struct stack_entry *bigger = calloc(2 * ps->capstacks, sizeof(*bigger));
-		size_t j;
+	if (ps->nstacks == ps->capstacks) {
+		size_t cap = ps->capstacks ? 2 * ps->capstacks : STACKS_FIRST_CAP / 2;
+		struct stack_entry *more = realloc(ps->stacks, cap * sizeof(*more));
 
-		if (!bigger)
+		if (!more)
 			return NULL;
-		for (j = 0; j < ps->capstacks; j++) {
-			size_t at;
-
-			if (!ps->stacks[j].used)
-				continue;
-			for (at = slot_hash(ps->stacks[j].family, ps->stacks[j].id, 2 * ps->capstacks);
-			     bigger[at].used; at = (at + 1) & (2 * ps->capstacks - 1))
-				;
-			bigger[at] = ps->stacks[j];
-		}
-		free(ps->stacks);
-		ps->stacks = bigger;
-		ps->capstacks *= 2;
-		for (i = slot_hash(family, id, ps->capstacks); ps->stacks[i].used;
-		     i = (i + 1) & (ps->capstacks - 1))
-			;
+		ps->stacks = more;
+		ps->capstacks = cap;
 	}
 	if (bpf_map_lookup_elem(ps->stacks_fd, &id, &raw))
 		return NULL;
-	e = &ps->stacks[i];
 	n = raw.depth < COW_STACK_MAX ? raw.depth : COW_STACK_MAX;
-	e->stack = calloc(1, sizeof(*e->stack));
-	if (!e->stack)
+	s = calloc(1, sizeof(*s));
+	if (!s)
 		return NULL;
-	e->stack->frames = calloc(n ? n : 1, sizeof(char *));
-	if (!e->stack->frames) {
-		free(e->stack);
-		e->stack = NULL;
+	s->frames = calloc(n ? n : 1, sizeof(char *));
+	if (!s->frames) {
+		free(s);
 		return NULL;
 	}
-	e->used = true;
-	e->family = family;
-	e->id = id;
-	e->stack->truncated = raw.flags & COW_STACK_TRUNCATED;
+	s->truncated = raw.flags & COW_STACK_TRUNCATED;
 	/* BPF records the innermost frame first; names go outermost first */
 	for (i = 0, k = 0; i < n; i++) {
 		struct code_info *c =
@@ -403,12 +386,33 @@ const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_of
 
 		if (is_init_shim(off, c))
 			continue;
-		e->stack->frames[k] = frame_name(off, c, raw.instr[n - 1 - i]);
-		if (!e->stack->frames[k])
-			e->stack->frames[k] = strdup("?");
+		s->frames[k] = frame_name(off, c, raw.instr[n - 1 - i]);
+		if (!s->frames[k])
+			s->frames[k] = strdup("?");
 		k++;
 	}
-	e->stack->n = k;
-	ps->nstacks++;
-	return e->stack;
+	s->n = k;
+	if (!hindex_add(&ps->stack_index, h, ps->nstacks, at)) {
+		free_stack(s);
+		free(s);
+		return NULL;
+	}
+	ps->stacks[ps->nstacks++] = (struct stack_entry){.family = family, .id = id, .stack = s};
+	return s;
+}
+
+const struct pystack *pystacks_get(struct pystacks *ps, const struct py_frame_offsets *off,
+				   unsigned int family, __u64 id, const struct mem_reader *r)
+{
+	__u64 h = hindex_hash_key(family, id);
+	size_t at;
+	uint32_t i;
+
+	if (!id || !off)
+		return NULL;
+	for (i = hindex_first(&ps->stack_index, h, &at); i != HINDEX_NONE;
+	     i = hindex_next(&ps->stack_index, h, &at))
+		if (ps->stacks[i].family == family && ps->stacks[i].id == id)
+			return ps->stacks[i].stack;
+	return name_stack(ps, off, family, id, r, h, at);
 }
