@@ -6,9 +6,9 @@
  *
  * Detectors (user space loads one, user/trace/detector.c): a hook on wp_page_copy() or do_wp_page()
  * (fentry/fexit or kprobe/kretprobe, bpf/wp_copy.bpf.h), or "fault-alloc-tp" (x86-64
- * tracepoints): a write fault on a present page followed, inside that same fault, by the
- * order-0 movable page allocation that receives the copy. All feed the same counters and
- * events (count_copy()).
+ * tracepoints, built there only): a write fault on a present page followed, inside that same
+ * fault, by the order-0 movable page allocation that receives the copy. All feed the same
+ * counters and events (count_copy()). What differs between x86-64 and arm64 is in arch.bpf.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -222,7 +222,85 @@ int uprobe_gc_return(struct pt_regs *ctx)
 	return 0;
 }
 
+/* ---- the wp detectors (bpf/wp_copy.bpf.h) ------------------------------------------------- */
+
+SEC("fentry/wp_page_copy")
+int BPF_PROG(wpc_fentry, struct vm_fault *vmf)
+{
+	HOOK_BEGIN();
+	wp_enter(vmf);
+	HOOK_END();
+	return 0;
+}
+
+SEC("fexit/wp_page_copy")
+int BPF_PROG(wpc_fexit, struct vm_fault *vmf, vm_fault_t ret)
+{
+	HOOK_BEGIN();
+	wp_exit(ctx, ret);
+	HOOK_END();
+	return 0;
+}
+
+SEC("kprobe/wp_page_copy")
+int BPF_KPROBE(wpc_kprobe, struct vm_fault *vmf)
+{
+	HOOK_BEGIN();
+	wp_enter(vmf);
+	HOOK_END();
+	return 0;
+}
+
+SEC("kretprobe/wp_page_copy")
+int BPF_KRETPROBE(wpc_kretprobe, vm_fault_t ret)
+{
+	HOOK_BEGIN();
+	wp_exit(ctx, ret);
+	HOOK_END();
+	return 0;
+}
+
+SEC("fentry/do_wp_page")
+int BPF_PROG(dwp_fentry, struct vm_fault *vmf)
+{
+	HOOK_BEGIN();
+	wp_enter(vmf);
+	HOOK_END();
+	return 0;
+}
+
+SEC("fexit/do_wp_page")
+int BPF_PROG(dwp_fexit, struct vm_fault *vmf, vm_fault_t ret)
+{
+	HOOK_BEGIN();
+	wp_exit(ctx, ret);
+	HOOK_END();
+	return 0;
+}
+
+SEC("kprobe/do_wp_page")
+int BPF_KPROBE(dwp_kprobe, struct vm_fault *vmf)
+{
+	HOOK_BEGIN();
+	wp_enter(vmf);
+	HOOK_END();
+	return 0;
+}
+
+SEC("kretprobe/do_wp_page")
+int BPF_KRETPROBE(dwp_kretprobe, vm_fault_t ret)
+{
+	HOOK_BEGIN();
+	wp_exit(ctx, ret);
+	HOOK_END();
+	return 0;
+}
+
 /* ---- detector fault-alloc-tp (x86-64 tracepoints) ----------------------------------------- */
+
+/* Its fault tracepoints (exceptions:*) and the registers it compares exist on x86-64 only:
+ * elsewhere it is not built, and user space lists it as unavailable (user/trace/detector.c). */
+#if defined(__TARGET_ARCH_x86)
 
 /*
  * A copy-on-write break is a write fault on a present page (exceptions:page_fault_user, or
@@ -317,80 +395,6 @@ static __always_inline bool called_from_wp(void *ctx)
 		     (ips[i] >= wp_text_lo[1] && ips[i] < wp_text_hi[1])))
 			return true;
 	return false;
-}
-
-/* ---- the wp detectors (bpf/wp_copy.bpf.h) ------------------------------------------------- */
-
-SEC("fentry/wp_page_copy")
-int BPF_PROG(wpc_fentry, struct vm_fault *vmf)
-{
-	HOOK_BEGIN();
-	wp_enter(vmf);
-	HOOK_END();
-	return 0;
-}
-
-SEC("fexit/wp_page_copy")
-int BPF_PROG(wpc_fexit, struct vm_fault *vmf, vm_fault_t ret)
-{
-	HOOK_BEGIN();
-	wp_exit(ctx, ret);
-	HOOK_END();
-	return 0;
-}
-
-SEC("kprobe/wp_page_copy")
-int BPF_KPROBE(wpc_kprobe, struct vm_fault *vmf)
-{
-	HOOK_BEGIN();
-	wp_enter(vmf);
-	HOOK_END();
-	return 0;
-}
-
-SEC("kretprobe/wp_page_copy")
-int BPF_KRETPROBE(wpc_kretprobe, vm_fault_t ret)
-{
-	HOOK_BEGIN();
-	wp_exit(ctx, ret);
-	HOOK_END();
-	return 0;
-}
-
-SEC("fentry/do_wp_page")
-int BPF_PROG(dwp_fentry, struct vm_fault *vmf)
-{
-	HOOK_BEGIN();
-	wp_enter(vmf);
-	HOOK_END();
-	return 0;
-}
-
-SEC("fexit/do_wp_page")
-int BPF_PROG(dwp_fexit, struct vm_fault *vmf, vm_fault_t ret)
-{
-	HOOK_BEGIN();
-	wp_exit(ctx, ret);
-	HOOK_END();
-	return 0;
-}
-
-SEC("kprobe/do_wp_page")
-int BPF_KPROBE(dwp_kprobe, struct vm_fault *vmf)
-{
-	HOOK_BEGIN();
-	wp_enter(vmf);
-	HOOK_END();
-	return 0;
-}
-
-SEC("kretprobe/do_wp_page")
-int BPF_KRETPROBE(dwp_kretprobe, vm_fault_t ret)
-{
-	HOOK_BEGIN();
-	wp_exit(ctx, ret);
-	HOOK_END();
-	return 0;
 }
 
 /* ---- fault-alloc-tp: the page that receives the copy --------------------------------------- */
@@ -491,3 +495,5 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	HOOK_END();
 	return 0;
 }
+
+#endif /* __TARGET_ARCH_x86 */

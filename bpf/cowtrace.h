@@ -166,8 +166,9 @@ struct cow_copy_event {
 
 /*
  * Python stacks, walked in BPF at the fault from the interpreter's own structures: the thread's
- * PyThreadState (found in the interpreter's thread list by thread_id, which is pthread_self(),
- * which is the thread's fs base on x86-64 glibc), then its frame chain. Offsets per version come
+ * PyThreadState (found in the interpreter's thread list by thread_id, which is pthread_self():
+ * the thread's fs base on x86-64 glibc, its thread pointer minus sizeof(struct pthread) on
+ * arm64 glibc), then its frame chain. Offsets per version come
  * from user/python/pyframes.c; user space fills one configuration per process (map py_stack_cfgs).
  */
 #define COW_STACK_MAX	     64 /* deeper stacks are truncated at the root end, and marked */
@@ -199,7 +200,7 @@ struct cow_stack_cfg {
 	__u8 code_tag_bits;    /* low bits of the code pointer that are tags (3.14) */
 	__u16 code_name;       /* in the code object: co_qualname (3.11+) or co_name */
 	__u16 str_data;	       /* characters of a compact ASCII str (sizeof(PyASCIIObject)) */
-	__u8 pad[2];
+	__u16 thread_ptr_bias; /* pthread_self() = thread pointer - this (0 on x86-64) */
 };
 
 #define COW_NAME_CHARS 16

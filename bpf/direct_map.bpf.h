@@ -18,15 +18,17 @@
 #ifndef COWTRACE_DIRECT_MAP_BPF_H
 #define COWTRACE_DIRECT_MAP_BPF_H
 
-#define DM_PRESENT   0x1ULL
+#include "arch.bpf.h"
+
+/* The walk is x86-64's (user space finds no direct map elsewhere, and this code then never
+ * runs); its entry format is the architecture's. */
+#define DM_PRESENT   ARCH_PTE_VALID
 #define DM_LARGE     0x80ULL /* _PAGE_PSE: a 1 GiB (pud) or 2 MiB (pmd) page */
 /* _PAGE_PWT | _PAGE_PCD: uncached or write-combining, how device memory (a BAR, a frame buffer)
  * is mapped into a process. Such a page is never read here: through the direct map's cached
  * alias a read of device memory is wrong at best. RAM a process maps is cached. */
 #define DM_UNCACHED  0x18ULL
-/* physical address bits of an entry: 12..51 (bit 63 is NX; memory encryption puts its bit at
- * 47 or above, which the check against pagemap would catch) */
-#define DM_PHYS_MASK 0x000ffffffffff000ULL
+#define DM_PHYS_MASK ARCH_PTE_PHYS_MASK
 #define DM_PUD_SHIFT 30
 #define DM_PMD_SHIFT 21
 
@@ -36,8 +38,7 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
  * The 8 bytes of kernel memory at addr (8-aligned); 0 when they are not mapped. With
  * bpf_rdonly_cast (Linux 6.2+; the verifier turns the call into a move) this is one load that
  * the JIT protects against faults, like every load through an untrusted kernel pointer: the
- * target is cast to a type made of 8-byte fields (pt_regs: r15 at 0, r14 at 8, ...) only to
- * have a field to load. Older kernels make a helper call, ~20-70 ns each here.
+ * target is cast to a type made of 8-byte fields (pt_regs) only to have a field to load. Older kernels make a helper call, ~20-70 ns each here.
  */
 static __always_inline __u64 dm_load(__u64 addr)
 {
@@ -47,7 +48,7 @@ static __always_inline __u64 dm_load(__u64 addr)
 		const struct pt_regs *r =
 			bpf_rdonly_cast((void *)addr, bpf_core_type_id_kernel(struct pt_regs));
 
-		return r->r15;
+		return ARCH_PT_REGS_FIRST(r);
 	}
 	bpf_probe_read_kernel(&v, sizeof(v), (void *)addr);
 	return v;

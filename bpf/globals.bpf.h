@@ -20,6 +20,8 @@ const volatile __u64 wakeup_bytes = 1 << 20;
  * faulting page through it; 0: through the target's own mapping. */
 const volatile __u64 direct_map_base = 0;
 const volatile __u32 page_table_levels = 4;
+/* The kernel's zero page as a frame number, 0 when it maps none (user/trace/kernel.c) */
+const volatile __u64 zero_page_pfn = 0;
 /* __GFP_ZERO as this kernel numbers it (read from its BTF by user space) */
 const volatile __u32 gfp_zero = 0x100;
 /* The text [lo, hi) of do_wp_page() and, where it is a function, of wp_page_copy() (which

@@ -49,7 +49,15 @@ static __always_inline bool rss_batched(void)
 /* The page frame a page table entry maps, 0 when it maps none. */
 static __always_inline __u64 pte_pfn(__u64 pte)
 {
-	return pte & DM_PRESENT ? (pte & DM_PHYS_MASK) >> COW_PAGE_SHIFT : 0;
+	return pte & ARCH_PTE_VALID ? (pte & ARCH_PTE_PHYS_MASK) >> COW_PAGE_SHIFT : 0;
+}
+
+/* Whether frame_kind() can find a frame's struct page: the vmemmap's base is a variable on
+ * x86-64 (randomised by KASLR) and none on arm64, whose vmemmap sits at an address the kernel's
+ * configuration and version compute (then vmf_page_kind() tells instead). */
+static __always_inline bool frames_known(void)
+{
+	return &vmemmap_base != NULL;
 }
 
 /* The kind of the page at frame pfn, through its struct page in the kernel's vmemmap
@@ -86,6 +94,21 @@ static __always_inline __u8 mapped_page_kind(__u64 addr)
 		return COW_ANON;
 	pfn = pte_pfn(dm_entry(table, addr, 12));
 	return pfn ? frame_kind(pfn) : COW_ANON;
+}
+
+/*
+ * The kind of the page a wp fault copied, from the fault's own record: do_wp_page() keeps the
+ * page it found in vmf->page (vm_normal_page(): NULL for the zero page and for memory without
+ * struct pages). Read when the fault returns, where frame_kind() cannot be used: the copy's
+ * source is still mapped by the process it is shared with, or in the page cache.
+ */
+static __always_inline __u8 vmf_page_kind(struct vm_fault *vmf, __u64 orig_pfn)
+{
+	struct page *page = BPF_CORE_READ(vmf, page);
+
+	if (zero_page_pfn && orig_pfn == zero_page_pfn)
+		return COW_ZERO;
+	return page ? page_kind(page) : COW_ANON;
 }
 
 #endif /* COWTRACE_PAGE_KIND_BPF_H */

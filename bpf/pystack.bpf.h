@@ -5,9 +5,9 @@
 #ifndef COWTRACE_PYSTACK_BPF_H
 #define COWTRACE_PYSTACK_BPF_H
 
-/* The writing thread's PyThreadState: its thread_id is pthread_self(), the thread's fs base. */
+/* The writing thread's PyThreadState: its thread_id is pthread_self() (arch_thread_pointer()). */
 static __always_inline __u64 find_tstate(struct cow_thread_state *ts, struct user_view *v,
-					 const struct cow_stack_cfg *cfg, __u64 fsbase)
+					 const struct cow_stack_cfg *cfg, __u64 self)
 {
 	__u64 t, interp;
 	int i;
@@ -17,9 +17,9 @@ static __always_inline __u64 find_tstate(struct cow_thread_state *ts, struct use
 		return 0;
 	t = user_u64(v, interp + cfg->threads_head);
 	for (i = 0; i < COW_THREADS_MAX && t; i++) {
-		if (user_u64(v, t + cfg->tstate_thread_id) == fsbase) {
+		if (user_u64(v, t + cfg->tstate_thread_id) == self) {
 			ts->tstate = t;
-			ts->tstate_fsbase = fsbase;
+			ts->tstate_self = self;
 			return t;
 		}
 		t = user_u64(v, t + cfg->tstate_next);
@@ -38,17 +38,17 @@ static __always_inline __u64 find_tstate(struct cow_thread_state *ts, struct use
  */
 static __always_inline bool cached_tstate_frame(const struct cow_thread_state *ts,
 						struct user_view *v,
-						const struct cow_stack_cfg *cfg, __u64 fsbase,
+						const struct cow_stack_cfg *cfg, __u64 self,
 						__u64 *frame)
 {
 	__u32 lo, hi, span, zero = 0;
 	struct cow_stack *st;
 	__u8 *buf;
 
-	if (!ts->tstate || ts->tstate_fsbase != fsbase)
+	if (!ts->tstate || ts->tstate_self != self)
 		return false;
 	if (direct_map_base) {
-		if (user_u64(v, ts->tstate + cfg->tstate_thread_id) != fsbase)
+		if (user_u64(v, ts->tstate + cfg->tstate_thread_id) != self)
 			return false;
 		*frame = user_u64(v, ts->tstate + cfg->tstate_frame);
 		return true;
@@ -63,7 +63,7 @@ static __always_inline bool cached_tstate_frame(const struct cow_thread_state *t
 		return false;
 	buf = (__u8 *)st->code;
 	if (bpf_probe_read_user(buf, span & 0xff, (void *)(ts->tstate + lo)) ||
-	    *(__u64 *)(buf + ((cfg->tstate_thread_id - lo) & 0xf8)) != fsbase)
+	    *(__u64 *)(buf + ((cfg->tstate_thread_id - lo) & 0xf8)) != self)
 		return false;
 	*frame = *(__u64 *)(buf + ((cfg->tstate_frame - lo) & 0xf8));
 	return true;
@@ -262,20 +262,20 @@ static __always_inline bool walk_frames(struct walk *w, const struct frame_field
  */
 static __always_inline __u64 python_stack(struct cow_thread_state *ts, __u32 slot)
 {
-	__u64 fsbase = bpf_get_current_task_btf()->thread.fsbase;
 	struct cow_stack_cfg *cfg;
 	struct cow_stack *st;
 	struct frame_fields f;
 	struct walk w;
-	__u64 tstate, frame, top, id;
+	__u64 tstate, frame, top, id, self;
 	__u32 zero = 0;
 
 	cfg = bpf_map_lookup_elem(&py_stack_cfgs, &slot);
 	if (!cfg || cfg->kind == PYF_NONE)
 		return 0;
+	self = arch_thread_pointer() - cfg->thread_ptr_bias;
 	user_view_init(&w.view);
-	if (!cached_tstate_frame(ts, &w.view, cfg, fsbase, &frame)) {
-		tstate = find_tstate(ts, &w.view, cfg, fsbase);
+	if (!cached_tstate_frame(ts, &w.view, cfg, self, &frame)) {
+		tstate = find_tstate(ts, &w.view, cfg, self);
 		if (!tstate)
 			return 0;
 		frame = user_u64(&w.view, tstate + cfg->tstate_frame);

@@ -145,7 +145,7 @@ struct cow_thread_state {
 	__u64 nonpool_jiffies;
 	/* the thread's PyThreadState, and the fs base it was found for */
 	__u64 tstate;
-	__u64 tstate_fsbase;
+	__u64 tstate_self;
 	/* the stack of this fault, and the innermost frame it was walked from: while that frame
 	 * and its instruction stay the same (a collection, a tight loop) the walk is not repeated */
 	__u64 stack_id;

@@ -10,7 +10,8 @@
  *   entry     the page table entry the fault found (vmf->orig_pte) names the page that may be
  *             copied: its kind is read from its struct page now, while it is surely mapped (the
  *             zero page is a reserved page; an anonymous page has PAGE_MAPPING_ANON in
- *             ->mapping; anything else is a page-cache page).
+ *             ->mapping; anything else is a page-cache page). Where the struct page of a frame
+ *             cannot be found (arm64), at return, from the page do_wp_page() kept in vmf.
  *   return    without an error, if the entry now maps another page, the page was copied
  *             (do_wp_page() also runs for a page it can reuse, and then the entry keeps its
  *             page). The copy
@@ -35,6 +36,9 @@
 	(VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_HWPOISON |                  \
 	 VM_FAULT_HWPOISON_LARGE | VM_FAULT_FALLBACK)
 
+/* ts->kind between entry and return when the page's kind is told at return (vmf_page_kind()) */
+#define KIND_AT_RETURN COW_KINDS
+
 /* The exact address written: vmf->address is page-aligned; real_address (5.18+) is not. */
 static __always_inline __u64 vmf_fault_address(struct vm_fault *vmf)
 {
@@ -53,7 +57,7 @@ static __always_inline void wp_enter(struct vm_fault *vmf)
 	ts->vmf = (__u64)vmf;
 	pfn = pte_pfn(BPF_CORE_READ(vmf, orig_pte.pte));
 	ts->orig_pfn = pfn;
-	ts->kind = pfn ? frame_kind(pfn) : COW_ANON;
+	ts->kind = !pfn ? COW_ANON : frames_known() ? frame_kind(pfn) : KIND_AT_RETURN;
 	ts->phase = PHASE_WP;
 }
 
@@ -77,6 +81,8 @@ static __always_inline void wp_exit(void *ctx, vm_fault_t ret)
 	if (!ptep || bpf_probe_read_kernel(&pte, sizeof(pte), ptep) || !pte_pfn(pte) ||
 	    pte_pfn(pte) == ts->orig_pfn)
 		return;
+	if (ts->kind == KIND_AT_RETURN)
+		ts->kind = vmf_page_kind(vmf, ts->orig_pfn);
 	addr = vmf_fault_address(vmf);
 	/* the user registers: where the process wrote, or made the system call that did */
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());

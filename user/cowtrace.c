@@ -532,6 +532,8 @@ static int open_configured(struct session *s)
 	    zero_bit < 32)
 		s->skel->rodata->gfp_zero = 1u << zero_bit;
 	configure_kernel_faults(s);
+	s->skel->rodata->zero_page_pfn = kernel_zero_pfn();
+	log_info("the zero page: %s", s->skel->rodata->zero_page_pfn ? "found" : "not mapped here");
 	return 0;
 }
 

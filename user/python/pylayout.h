@@ -73,12 +73,19 @@ bool py_refcnt_live(const struct py_layout *L, unsigned long long refcnt);
 unsigned int py_preheader_size(const struct py_layout *L, unsigned long tp_flags);
 
 /*
- * Could p be a user-space pointer of an x86-64 process (4-level paging: below 2^47; the first
- * page is never mapped)? The kernel only hands out addresses above 2^47 on explicit request.
+ * Could p be a user-space pointer of a process on this architecture (the first page is never
+ * mapped)? x86-64: below 2^47 (4-level paging); arm64: below 2^48 (its libraries and heap sit
+ * just below it, 0xffff...). Either kernel hands out higher addresses (5-level paging, 52-bit
+ * VA) only on explicit request.
  */
+#if defined(__aarch64__)
+#define PY_USER_VA_BITS 48
+#else
+#define PY_USER_VA_BITS 47
+#endif
 static inline bool py_user_ptr(unsigned long long p)
 {
-	return p >= 4096 && p < (1ULL << 47);
+	return p >= 4096 && p < (1ULL << PY_USER_VA_BITS);
 }
 
 #endif

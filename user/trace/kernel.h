@@ -34,5 +34,8 @@ bool kernel_fully_preemptible(char *mode, size_t len);
 const char *kernel_fentry_works(const char *function, char *buf, size_t len);
 /* NULL when a kprobe on function can be opened here, else why not (in buf). */
 const char *kernel_kprobe_works(const char *function, char *buf, size_t len);
+/* The frame number of the kernel's shared zero page; 0 when this kernel maps none for a read
+ * (or pagemap and kpageflags cannot be read). */
+unsigned long long kernel_zero_pfn(void);
 
 #endif

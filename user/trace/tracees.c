@@ -16,6 +16,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "pyframes.h"
+#include "pythread.h"
 #include "tracees.h"
 
 #define CMDLINE_MAX 4096
@@ -149,8 +150,9 @@ static void read_cmdline(struct tracee *te, int pid)
 	te->cmdline = strdup(buf);
 }
 
-/* How BPF walks the stacks of a process running py (kind PYF_NONE when it cannot). */
-static struct cow_stack_cfg stack_cfg(int pid, const struct py_binding *py)
+/* How BPF walks the stacks of a process running py (kind PYF_NONE when it cannot); *guessed
+ * when the thread pointer's bias is this glibc's, not the target's (not mapped yet). */
+static struct cow_stack_cfg stack_cfg(int pid, const struct py_binding *py, bool *guessed)
 {
 	const struct py_frame_offsets *o;
 	struct cow_stack_cfg c = {};
@@ -198,6 +200,7 @@ static struct cow_stack_cfg stack_cfg(int pid, const struct py_binding *py)
 	c.code_tag_bits = o->frame_code_tag_bits > 0 ? o->frame_code_tag_bits : 0;
 	c.code_name = o->code_qualname > 0 ? o->code_qualname : o->code_name;
 	c.str_data = o->unicode_ascii_data;
+	c.thread_ptr_bias = pythread_ptr_bias(pid, guessed);
 	return c;
 }
 
@@ -238,8 +241,9 @@ static void set_python(struct tracees *t, unsigned int slot, int pid, const stru
 		shift = __builtin_ctz(py->layout->pool_size);
 	else if (!py && t->slots[slot].scans_left > SCANS_SLOW)
 		shift = COW_POOL_SHIFT_PENDING; /* still looking, often (bpf/cowtrace.h) */
+	t->slots[slot].thread_bias_guessed = false;
 	if (t->stacks)
-		cfg = stack_cfg(pid, py);
+		cfg = stack_cfg(pid, py, &t->slots[slot].thread_bias_guessed);
 	store_cfg(t, slot, shift, cfg);
 }
 
@@ -253,6 +257,7 @@ static void inherit_python(struct tracees *t, unsigned int slot, unsigned int pa
 	struct tracee *te = &t->slots[slot], *pte = &t->slots[parent];
 
 	te->python = pte->python;
+	te->thread_bias_guessed = pte->thread_bias_guessed;
 	/* a parent still being looked at: so is the child (a pending capture ends with it) */
 	te->scans_left = pte->python ? 0 : pte->scans_left;
 	te->next_scan_ns = pte->next_scan_ns;
@@ -462,6 +467,15 @@ void tracees_on_fork(struct tracees *t, unsigned int slot, int pid)
 				parent->scans_left = 0;
 		}
 
+		/* Its interpreter was found at its exec, before the dynamic loader had mapped
+		 * its libc: look again now that it runs (and before any copy-on-write in it or
+		 * its children, which needs a fork: this one). */
+		if (parent->python && parent->thread_bias_guessed) {
+			struct cow_proc_info pinfo = tracees_proc_info(t, info.parent_slot);
+
+			if (pinfo.pid && !(pinfo.flags & PROC_EXITED))
+				set_python(t, info.parent_slot, pinfo.pid, parent->python);
+		}
 		/* a child that has exited already could not be asked for its own */
 		inherit_python(t, slot, info.parent_slot);
 		if (parent->cmdline && !te->cmdline)

@@ -24,6 +24,7 @@ struct tracee {
 	const struct py_binding *python; /* NULL: not CPython (or not yet seen) */
 	unsigned int scans_left;	 /* interpreter re-scans still due after an exec */
 	unsigned long long next_scan_ns;
+	bool thread_bias_guessed;	 /* its libc was not mapped yet (user/python/pythread.h) */
 };
 
 struct tracees {
