@@ -19,19 +19,39 @@
 # make unit-sanitize  the unit tests built with ASan and UBSan (clang, in build/asan)
 # make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_SECONDS (60) on a copy of its
 #                 committed seeds (FUZZERS="fuzz_pylines ..." picks some); make fuzz-ci: 30 s each
+# make ARCH=arm64 cross-builds build/arm64/cowtrace (and ARCH=arm64 workloads, its test
+#                 programs) with Debian's aarch64-linux-gnu toolchain and arm64 libraries
+#                 (scripts/deps.sh installs them); the host's build stays ./cowtrace
 # V=1             show full commands
 
-OUTPUT   := build
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
-CC       ?= cc
 PYTHON   ?= /usr/bin/python3
-ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-# The BPF code reads x86 registers and walks x86 page tables: say so here, not deep in clang.
-ifneq ($(ARCH),x86)
-$(error cowtrace builds for x86-64 only for now (ARCH=$(ARCH)))
+HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ARCH     ?= $(HOST_ARCH)
+# The BPF code knows x86-64's and arm64's registers and page tables (bpf/arch.bpf.h): say so
+# here, not deep in clang.
+ifeq ($(filter $(ARCH),x86 arm64),)
+$(error cowtrace builds for x86-64 and arm64 (ARCH=x86 or ARCH=arm64), not ARCH=$(ARCH))
 endif
+ifeq ($(ARCH),$(HOST_ARCH))
+OUTPUT   := build
+BIN      := cowtrace
+CC       ?= cc
 BTF_VMLINUX ?= /sys/kernel/btf/vmlinux
+else
+# a cross build: its own tree, the committed vmlinux.h of that architecture (the running
+# kernel's BTF is the host's), the cross compiler and that architecture's libraries
+OUTPUT   := build/$(ARCH)
+BIN      := $(OUTPUT)/cowtrace
+CROSS_TRIPLE := $(if $(filter arm64,$(ARCH)),aarch64,x86_64)-linux-gnu
+CC       := $(CROSS_TRIPLE)-gcc
+export PKG_CONFIG_LIBDIR := /usr/lib/$(CROSS_TRIPLE)/pkgconfig:/usr/share/pkgconfig
+BTF_VMLINUX := /nonexistent
+ifeq ($(shell command -v $(CC)),)
+$(error ARCH=$(ARCH): $(CC) not found (scripts/deps.sh installs the cross toolchain))
+endif
+endif
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CFLAGS   ?= -g -O2
@@ -84,7 +104,7 @@ else
 endif
 
 .PHONY: all
-all: cowtrace
+all: $(BIN)
 
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/workloads:
 	$(Q)mkdir -p $@
@@ -130,7 +150,7 @@ $(OUTPUT)/flamegraph_js.h: user/output/flamegraph.js | $(OUTPUT)
 # Objects that include a generated header (a skeleton, the script) must wait for it.
 $(LIB_OBJS) $(MAIN_OBJ): $(SKELS) $(OUTPUT)/flamegraph_js.h
 
-cowtrace: $(MAIN_OBJ) $(LIB_OBJS)
+$(BIN): $(MAIN_OBJ) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -143,7 +163,7 @@ $(OUTPUT)/workloads/%: tests/workloads/%.c | $(OUTPUT)/workloads
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer -Wall -MMD -MP -MF $@.d $< -o $@
 
-.PHONY: unit e2e test check workloads deps demo bench bench-kernels vmlinux clean kernels check-host \
+.PHONY: arm64 unit e2e test check workloads deps demo bench bench-kernels vmlinux clean kernels check-host \
 	render check-e2e check-kernels check-matrix containers unit-sanitize fuzz fuzz-ci
 workloads: $(WORKLOAD_BINS)
 
@@ -162,8 +182,13 @@ test: deps
 # The host's end-to-end suite beside the kernel matrix (one qemu, one core) and then the
 # container suite, so that each of the two cores has one lane; make prints each lane's output
 # whole when it ends (--output-sync) and fails if any suite failed.
-check: cowtrace workloads unit
+check: cowtrace workloads unit arm64
 	$(Q)$(MAKE) --no-print-directory -k -j2 --output-sync=target check-e2e check-matrix
+
+# the arm64 build the kernel matrix boots on Debian's arm64 kernels (a make of its own: another
+# ARCH is another configuration)
+arm64:
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 all workloads
 
 check-host: cowtrace workloads unit render
 	$(Q)$(PYTHON) -m pytest -ra tests/e2e
@@ -172,7 +197,7 @@ check-host: cowtrace workloads unit render
 render: $(OUTPUT)/tests/test_flamegraph
 	$(Q)$(PYTHON) -m pytest -ra tests/render
 
-kernels: cowtrace workloads
+kernels: cowtrace workloads arm64
 	$(Q)$(PYTHON) -m pytest -ra tests/kernels
 
 containers: cowtrace workloads
