@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# kernel.sh SPEC: make sure one of Debian's stock x86-64 cloud kernels is in the cache, then
-# print "KVER VMLINUZ" on stdout.
+# kernel.sh SPEC: make sure one of Debian's stock cloud kernels is in the cache, then print
+# "KVER VMLINUZ" on stdout. x86-64 kernels by default; SPEC "arm64-6.1" or "arm64-6.12" names
+# the arm64 kernel of that series (the same lookup, for package architecture arm64).
 #
 #   6.1    the newest linux-image-6.1.0-NN-cloud-amd64 the system's apt knows (bookworm)
 #   6.12   the newest linux-image-6.12.*+deb12-cloud-amd64 (bookworm-security)
@@ -21,7 +22,7 @@
 set -euo pipefail
 
 CACHE=${COWTRACE_KCACHE:-/var/cache/cowtrace-kernels}
-SPEC=${1:?usage: kernel.sh 6.1|6.12|sid|KVER}
+SPEC=${1:?usage: kernel.sh [arm64-]6.1|6.12|sid|KVER}
 # unstable's lists are refreshed when older than this many days
 SID_MAX_AGE_DAYS=3
 
@@ -29,6 +30,17 @@ fail() {
 	echo "kernel.sh: $SPEC: $*" >&2
 	exit 1
 }
+
+# the kernel's architecture: Debian's flavour suffix and the package architecture to fetch
+FLAVOUR=cloud-amd64 PKGARCH=
+case $SPEC in
+arm64-*)
+	FLAVOUR=cloud-arm64 PKGARCH=:arm64
+	dpkg --print-foreign-architectures | grep -qx arm64 ||
+		fail "dpkg does not know architecture arm64 (dpkg --add-architecture arm64; apt-get update)"
+	;;
+esac
+SERIES=${SPEC#arm64-}
 
 mkdir -p "$CACHE"
 exec 8>"$CACHE/.kernel.lock"
@@ -84,15 +96,15 @@ find_version() {
 }
 
 APT=sys
-case $SPEC in
-6.1) KVER=$(find_version sys '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$') ;;
-6.12) KVER=$(find_version sys '^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64$') ;;
+case $SERIES in
+6.1) KVER=$(find_version sys "^linux-image-6\\.1\\.0-[0-9]+-$FLAVOUR\$") ;;
+6.12) KVER=$(find_version sys "^linux-image-6\\.12\\.[0-9]+\\+deb12-$FLAVOUR\$") ;;
 sid)
 	APT=sid
 	sid_update
-	KVER=$(find_version sid '^linux-(image|binary)-[0-9][0-9.]*\+deb[0-9]+-cloud-amd64$')
+	KVER=$(find_version sid "^linux-(image|binary)-[0-9][0-9.]*\\+deb[0-9]+-$FLAVOUR\$")
 	;;
-[0-9]*-cloud-amd64) KVER=$SPEC ;;
+[0-9]*-cloud-amd64 | [0-9]*-cloud-arm64) KVER=$SERIES ;;
 *) fail "unknown kernel spec (6.1, 6.12, sid or a full version)" ;;
 esac
 [ -n "$KVER" ] || fail "apt knows no matching cloud kernel package"
@@ -103,7 +115,7 @@ if [ ! -s "$VMLINUZ" ]; then
 	trap 'rm -rf "$work"' EXIT
 	got=0
 	for pkg in "linux-image-$KVER" "linux-binary-$KVER"; do
-		(cd "$work" && $APT apt-get -q download "$pkg") >"$work/download.log" 2>&1 || continue
+		(cd "$work" && $APT apt-get -q download "$pkg$PKGARCH") >"$work/download.log" 2>&1 || continue
 		dpkg-deb -x "$work/${pkg}"_*.deb "$work/root"
 		for f in "$work/root/boot/vmlinuz-$KVER" "$work/root/usr/lib/modules/$KVER/vmlinuz"; do
 			[ -s "$f" ] && got=1 && break

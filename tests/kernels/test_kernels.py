@@ -14,7 +14,8 @@ For each kernel, matrix.sh runs once (under qemu TCG for Debian's kernels, direc
   gc_header.
 
 Kernels: "host", "6.1" (bookworm), "6.12" (bookworm-security), "sid" (Debian unstable's
-newest); COWTRACE_KERNELS="host 6.1" picks some. Debian's kernels are fetched by kernel.sh
+newest), and the arm64 ones "arm64-6.1" and "arm64-6.12" (qemu-system-aarch64, the arm64 build
+of make ARCH=arm64, bookworm's arm64 python3.11); COWTRACE_KERNELS="host 6.1" picks some. Debian's kernels are fetched by kernel.sh
 (cached in $COWTRACE_KCACHE, default /var/cache/cowtrace-kernels); one that cannot be fetched
 skips its tests with the reason. Results stay in build/kernels/<kernel>/ for inspection
 (out/<run>/stderr.txt: cowtrace -v, verifier messages included).
@@ -33,6 +34,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 COWTRACE = REPO / "cowtrace"
 COW_WRITER = REPO / "build" / "workloads" / "cow_writer"
+# the cross build (make ARCH=arm64 all workloads) for the arm64 kernels
+COWTRACE_ARM64 = REPO / "build" / "arm64" / "cowtrace"
+COW_WRITER_ARM64 = REPO / "build" / "arm64" / "workloads" / "cow_writer"
 PYWL = REPO / "tests" / "workloads" / "py"
 RESULTS = REPO / "build" / "kernels"
 PYTHON = "/usr/bin/python3"
@@ -40,7 +44,7 @@ PYTHON = "/usr/bin/python3"
 PAGES = 200  # matrix.sh's N
 KINDS = ("anon", "file", "zero", "kread", "gup")
 MODES = ("no-direct-map", "no-stacks", "counts-only")
-KERNELS = os.environ.get("COWTRACE_KERNELS", "host 6.1 6.12 sid").split()
+KERNELS = os.environ.get("COWTRACE_KERNELS", "host 6.1 6.12 sid arm64-6.1 arm64-6.12").split()
 # Guest CPUs: 2 saved 3 s of 38 on 6.12 alone here (TCG); 1 leaves the other core to the host's
 # end-to-end suite, which make check runs at the same time.
 GUEST_CPUS = os.environ.get("COWTRACE_KCPUS", "1")
@@ -139,16 +143,27 @@ class Matrix:
         return get(self.child(run, kind, PAGES)) - get(self.child(run, kind, 0))
 
 
-def job_dir():
-    """The guest's /job: the tool, the workload, the scripts, the Python workloads. Made once
-    a session: every kernel, the host's included, runs the same copy of the tool even if
-    ./cowtrace is rebuilt meanwhile."""
-    job = RESULTS / "job"
-    if (job / "run.sh").exists() and getattr(job_dir, "made", False):
+def arch_of(spec):
+    return "arm64" if spec.startswith("arm64-") else "x86"
+
+
+_jobs = set()
+
+
+def job_dir(arch="x86"):
+    """The guest's /job: the tool, the workload, the scripts, the Python workloads, for one
+    architecture. Made once a session: every kernel, the host's included, runs the same copy
+    of the tool even if ./cowtrace is rebuilt meanwhile."""
+    job = RESULTS / ("job" if arch == "x86" else "job-" + arch)
+    if (job / "run.sh").exists() and arch in _jobs:
         return job
     shutil.rmtree(job, ignore_errors=True)
     (job / "py").mkdir(parents=True)
-    for f in (COWTRACE, COW_WRITER, HERE / "matrix.sh", HERE / "kinds.sh"):
+    tool, writer = (COWTRACE, COW_WRITER) if arch == "x86" else (COWTRACE_ARM64, COW_WRITER_ARM64)
+    assert tool.exists() and writer.exists(), (
+        "%s or %s missing: run make%s first" % (tool, writer,
+                                                "" if arch == "x86" else " ARCH=" + arch))
+    for f in (tool, writer, HERE / "matrix.sh", HERE / "kinds.sh"):
         shutil.copy2(f, job)
     for f in ("full_collect.py", "_common.py"):
         shutil.copy2(PYWL / f, job / "py")
@@ -157,7 +172,7 @@ def job_dir():
         "[ -d /scratch/lost+found ] && export TMPDIR=/scratch\n"
         "OUT=/out COWTRACE=/job/cowtrace COW_WRITER=/job/cow_writer PYTHON=%s PYWL=/job/py "
         "exec sh /job/matrix.sh\n" % PYTHON)
-    job_dir.made = True
+    _jobs.add(arch)
     return job
 
 
@@ -185,8 +200,9 @@ def run_guest(spec):
         pytest.skip("kernel %s cannot be fetched: %s" % (spec, k.stderr.strip()))
     kver, vmlinuz = k.stdout.split()
     res = RESULTS / spec
-    b = subprocess.run([str(HERE / "boot.sh"), "-P", "-s", GUEST_CPUS, "-t", str(GUEST_TIMEOUT),
-                        vmlinuz, str(job_dir()), str(res)],
+    arch = arch_of(spec)
+    b = subprocess.run([str(HERE / "boot.sh"), "-a", arch, "-P", "-s", GUEST_CPUS,
+                        "-t", str(GUEST_TIMEOUT), vmlinuz, str(job_dir(arch)), str(res)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     status_file = res / "status"
     status = status_file.read_text().strip() if status_file.exists() else "none"
@@ -224,6 +240,8 @@ def prerequisites():
     for f in (COWTRACE, COW_WRITER):
         assert f.exists(), "%s missing: run make first" % f
     RESULTS.mkdir(parents=True, exist_ok=True)
+    for f in RESULTS.glob("*.timing"):
+        f.unlink()
 
 
 @pytest.fixture(scope="module", params=KERNELS)
@@ -255,9 +273,16 @@ def test_list_detectors(kernel):
     assert available, "no detector available on %s: %s" % (kernel.kver, dets)
     for name, ok, reason in dets:
         assert ok or reason, "%s unavailable with no reason" % name
-    if kernel.spec == "6.1":
+    if kernel.spec in ("6.1", "arm64-6.1"):
         assert available[0].startswith("wp-page-copy"), (
             "the default detector on 6.1 should be wp-page-copy*, is %s" % available[0])
+    if arch_of(kernel.spec) == "arm64":
+        # no exceptions:* tracepoints there: the wp detectors only, exact where they attach
+        assert all(not n.startswith("fault-alloc-tp") for n in available), available
+        if kernel.spec == "arm64-6.12":
+            assert available[0].startswith("do-wp-page"), (
+                "wp_page_copy() is inlined on arm64 6.12: the default should be do-wp-page*, "
+                "is %s" % available[0])
     # where the kernel preempts anywhere, kprobes come first (they run with preemption off)
     if kernel.preempts_anywhere() and any("kprobe" in n for n in available):
         assert "kprobe" in available[0], (
