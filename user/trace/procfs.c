@@ -40,16 +40,6 @@ static int proc_path(char *out, size_t n, const char *root, int pid, const char 
 	return 0;
 }
 
-/* For a reader into the caller's buf[len]: buf checked and emptied, path made. 0 or -errno. */
-static int text_reader(char *path, size_t n, const char *root, int pid, const char *file, char *buf,
-		       size_t len)
-{
-	if (!buf || !len || len > INT_MAX)
-		return -EINVAL;
-	buf[0] = '\0';
-	return proc_path(path, n, root, pid, file);
-}
-
 /* Up to cap bytes of a file; returns how many were read or -errno. */
 static ssize_t read_bounded(const char *path, char *buf, size_t cap)
 {
@@ -111,22 +101,53 @@ static bool next_field(const char **p, const char *end, const char **field, size
 	return *flen > 0;
 }
 
-int procfs_read_stat(const char *root, int pid, struct proc_stat *st)
+/*
+ * /proc/PID/file (a file, or with link the target of a symbolic link) into the caller's
+ * buf[len], NUL-terminated; its length, or -errno (buf then empty). -ENAMETOOLONG when it did
+ * not fit: a link that may have been cut.
+ */
+static ssize_t read_text(const char *root, int pid, const char *file, bool link, char *buf,
+			 size_t len)
 {
-	char path[PATH_MAX], buf[STAT_MAX];
-	struct proc_stat tmp; /* *st is only written on success */
-	const char *lparen, *rparen, *p, *end, *field;
-	unsigned long long v;
-	size_t flen, clen;
+	char path[PATH_MAX];
 	ssize_t n;
 	int err;
 
-	if (!st)
+	if (!buf || !len || len > INT_MAX)
 		return -EINVAL;
-	err = proc_path(path, sizeof(path), root, pid, "stat");
+	buf[0] = '\0';
+	err = proc_path(path, sizeof(path), root, pid, file);
 	if (err)
 		return err;
-	n = read_bounded(path, buf, sizeof(buf));
+	if (link) {
+		n = readlink(path, buf, len);
+		if (n < 0)
+			return -errno;
+	} else {
+		n = read_bounded(path, buf, len - 1);
+		if (n < 0)
+			return n;
+	}
+	if ((size_t)n >= len) { /* no room for the NUL */
+		buf[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+int procfs_read_stat(const char *root, int pid, struct proc_stat *st)
+{
+	struct proc_stat tmp; /* *st is only written on success */
+	const char *lparen, *rparen, *p, *end, *field;
+	unsigned long long v;
+	char buf[STAT_MAX];
+	size_t flen, clen;
+	ssize_t n;
+
+	if (!st)
+		return -EINVAL;
+	n = read_text(root, pid, "stat", false, buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	end = buf + n;
@@ -170,16 +191,8 @@ int procfs_read_stat(const char *root, int pid, struct proc_stat *st)
 
 int procfs_read_cmdline(const char *root, int pid, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	ssize_t n;
-	int err;
+	ssize_t n = read_text(root, pid, "cmdline", false, buf, len);
 
-	err = text_reader(path, sizeof(path), root, pid, "cmdline", buf, len);
-	if (err)
-		return err;
-	n = read_bounded(path, buf, len - 1);
-	if (n < 0)
-		return n;
 	/* Arguments are NUL-separated (and usually NUL-terminated). */
 	for (ssize_t i = 0; i < n; i++) {
 		if (buf[i] == '\0')
@@ -187,28 +200,14 @@ int procfs_read_cmdline(const char *root, int pid, char *buf, size_t len)
 	}
 	while (n > 0 && buf[n - 1] == ' ')
 		n--;
-	buf[n] = '\0';
+	if (n >= 0)
+		buf[n] = '\0';
 	return n;
 }
 
 int procfs_read_exe(const char *root, int pid, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	ssize_t n;
-	int err;
-
-	err = text_reader(path, sizeof(path), root, pid, "exe", buf, len);
-	if (err)
-		return err;
-	n = readlink(path, buf, len);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n >= len) { /* no room for the NUL: it may have been cut */
-		buf[0] = '\0';
-		return -ENAMETOOLONG;
-	}
-	buf[n] = '\0';
-	return n;
+	return read_text(root, pid, "exe", true, buf, len);
 }
 
 struct proc_link {
@@ -501,28 +500,13 @@ static char *status_field(char *buf, const char *key)
 	return NULL;
 }
 
-static ssize_t read_status(const char *root, int pid, char *buf, size_t cap)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int err;
-
-	err = proc_path(path, sizeof(path), root, pid, "status");
-	if (err)
-		return err;
-	n = read_bounded(path, buf, cap - 1);
-	if (n >= 0)
-		buf[n] = '\0';
-	return n;
-}
-
 int procfs_read_tgid(const char *root, int pid)
 {
 	char buf[4096], *v;
 	unsigned long long tgid;
 	ssize_t n;
 
-	n = read_status(root, pid, buf, sizeof(buf));
+	n = read_text(root, pid, "status", false, buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	v = status_field(buf, "Tgid:");
@@ -537,7 +521,7 @@ int procfs_read_ns_pid(const char *root, int pid)
 	unsigned long long nspid = 0;
 	ssize_t n;
 
-	n = read_status(root, pid, buf, sizeof(buf));
+	n = read_text(root, pid, "status", false, buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	/* "NSpid:\t4242\t7\t1": the pid in each pid namespace, outermost (ours) first */
@@ -553,20 +537,15 @@ int procfs_read_ns_pid(const char *root, int pid)
 
 int procfs_read_cgroup(const char *root, int pid, char *out, size_t len)
 {
-	char path[PATH_MAX], buf[8192], *line;
+	char buf[8192], *line;
 	ssize_t n;
 	size_t plen;
-	int err;
 
 	if (!len)
 		return -EINVAL;
-	err = proc_path(path, sizeof(path), root, pid, "cgroup");
-	if (err)
-		return err;
-	n = read_bounded(path, buf, sizeof(buf) - 1);
+	n = read_text(root, pid, "cgroup", false, buf, sizeof(buf));
 	if (n < 0)
 		return n;
-	buf[n] = '\0';
 	/* the unified hierarchy's line, "0::/system.slice/x.service"; v1 lines name controllers */
 	for (line = buf; line; line = strchr(line, '\n')) {
 		line += *line == '\n';
@@ -588,18 +567,13 @@ int procfs_read_smaps_rollup(const char *root, int pid, struct proc_mem *m)
 	static const char *const keys[] = { "Rss:", "Pss:", "Shared_Clean:", "Shared_Dirty:",
 					    "Private_Clean:", "Private_Dirty:" };
 	unsigned long long v[6];
-	char path[PATH_MAX], buf[4096], *f;
+	char buf[4096], *f;
 	ssize_t n;
 	size_t i;
-	int err;
 
-	err = proc_path(path, sizeof(path), root, pid, "smaps_rollup");
-	if (err)
-		return err;
-	n = read_bounded(path, buf, sizeof(buf) - 1);
+	n = read_text(root, pid, "smaps_rollup", false, buf, sizeof(buf));
 	if (n < 0)
 		return n;
-	buf[n] = '\0';
 	for (i = 0; i < 6; i++) {
 		f = status_field(buf, keys[i]);
 		/* "Rss:              123456 kB" */
