@@ -389,12 +389,10 @@ static struct family *family_of(struct attrib *a, unsigned int fslot,
 static unsigned long row_hash(const void *row)
 {
 	const struct attrib_row *r = row;
-	unsigned long h = SUMTAB_HASH_SEED;
+	const unsigned long long key[] = { r->cause, r->field, r->region };
 
-	h = sumtab_hash_u64(h, r->cause);
-	h = sumtab_hash_u64(h, r->field);
-	h = sumtab_hash_u64(h, r->region);
-	return sumtab_hash_str(h, r->type, sizeof(r->type));
+	return sumtab_hash_str(sumtab_hash_u64s(SUMTAB_HASH_SEED, key, 3), r->type,
+			       sizeof(r->type));
 }
 
 static bool row_equal(const void *x_, const void *y_)
@@ -408,16 +406,11 @@ static bool row_equal(const void *x_, const void *y_)
 static unsigned long srow_hash(const void *row)
 {
 	const struct attrib_stack_row *r = row;
-	unsigned long h = SUMTAB_HASH_SEED;
+	const unsigned long long key[] = { r->role, r->cause, r->gc_gen, r->family,
+					   r->stack_id, r->field, r->native_id,
+					   (unsigned int)r->pid };
+	unsigned long h = sumtab_hash_u64s(SUMTAB_HASH_SEED, key, sizeof(key) / sizeof(key[0]));
 
-	h = sumtab_hash_u64(h, r->role);
-	h = sumtab_hash_u64(h, r->cause);
-	h = sumtab_hash_u64(h, r->gc_gen);
-	h = sumtab_hash_u64(h, r->family);
-	h = sumtab_hash_u64(h, r->stack_id);
-	h = sumtab_hash_u64(h, r->field);
-	h = sumtab_hash_u64(h, r->native_id);
-	h = sumtab_hash_u64(h, (unsigned int)r->pid);
 	h = sumtab_hash_str(h, r->comm, sizeof(r->comm));
 	return sumtab_hash_str(h, r->type, sizeof(r->type));
 }

@@ -29,6 +29,17 @@ static inline unsigned long sumtab_hash_u64(unsigned long h, unsigned long long 
 	return (h ^ v) * 1099511628211UL;
 }
 
+/* the n values of v, in turn: a row's numeric key fields */
+static inline unsigned long sumtab_hash_u64s(unsigned long h, const unsigned long long *v,
+					     size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = sumtab_hash_u64(h, v[i]);
+	return h;
+}
+
 /* the bytes of s up to its NUL or max bytes, whichever comes first */
 static inline unsigned long sumtab_hash_str(unsigned long h, const char *s, size_t max)
 {
