@@ -392,6 +392,13 @@ def test_python_stacks(kernel):
     assert gc_pages > 0 and through >= 0.9 * gc_pages, (
         "%d of %d gc pages under worker() on %s; stacks: %s" % (through, gc_pages, kernel.kver,
                                                                 gc_stacks[:3]))
+    if arch_of(kernel.spec) == "arm64":
+        # the thread pointer's bias came from the target's own libc: looked at again when the
+        # root forked (at its exec the dynamic loader had not mapped libc yet)
+        err = (kernel.out / "py" / "stderr.txt").read_text(errors="replace")
+        assert re.search(r"pid \d+: its glibc's struct pthread is \d+ bytes", err), (
+            "the target's libc was never read for its struct pthread size: %s"
+            % kernel.stderr_tail("py"))
 
 
 def host_maps_zero_page():

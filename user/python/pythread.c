@@ -124,8 +124,10 @@ unsigned int pythread_ptr_bias(int pid, bool *guessed)
 	long size = pythread_target_sizeof_pthread(pid);
 
 	*guessed = size <= 0;
-	if (size > 0)
+	if (size > 0) {
+		log_info("pid %d: its glibc's struct pthread is %ld bytes", pid, size);
 		return (unsigned int)size;
+	}
 	/* ours: right whenever the target runs the same glibc; wrong, its threads are simply
 	 * not found (stacks "unknown"), never mistaken for others */
 	size = (long)((uintptr_t)__builtin_thread_pointer() - (uintptr_t)pthread_self());
