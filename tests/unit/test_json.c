@@ -238,6 +238,102 @@ static void test_key_escaped(void **state)
 	assert_output(&m, 0, "{\n  \"a\\\"b\\ufffd\": 1\n}");
 }
 
+/* Each member writer writes exactly what json_key() and its value writer write. */
+static void test_members(void **state)
+{
+	struct mem m;
+	struct json_writer *w = mem_open(&m);
+
+	json_begin_object(w);
+	json_member_string(w, "s", "a\"b\xff");
+	json_member_string(w, "s_null", NULL);
+	json_member_uint(w, "u", ULLONG_MAX);
+	json_member_int(w, "i", LLONG_MIN);
+	json_member_double(w, "d", 12.345678, 2);
+	json_member_double(w, "d_nan", NAN, 3);
+	json_member_double(w, "d_clamped", 3.7, -1);
+	json_member_bool(w, "t", true);
+	json_member_bool(w, "f", false);
+	json_member_uint(w, "k\n\"", 0); /* the key is escaped like json_key()'s */
+	json_key(w, "nested");
+	json_begin_object(w);
+	json_member_int(w, "x", -1);
+	json_end_object(w);
+	json_end_object(w);
+	assert_output(&m, 0,
+		      "{\n"
+		      "  \"s\": \"a\\\"b\\ufffd\",\n"
+		      "  \"s_null\": null,\n"
+		      "  \"u\": 18446744073709551615,\n"
+		      "  \"i\": -9223372036854775808,\n"
+		      "  \"d\": 12.35,\n"
+		      "  \"d_nan\": null,\n"
+		      "  \"d_clamped\": 4,\n"
+		      "  \"t\": true,\n"
+		      "  \"f\": false,\n"
+		      "  \"k\\n\\\"\": 0,\n"
+		      "  \"nested\": {\n"
+		      "    \"x\": -1\n"
+		      "  }\n"
+		      "}");
+}
+
+/* A member where no key may stand is misuse, as json_key() there is: nothing of it is written. */
+static void test_member_misuse(void **state)
+{
+	struct mem m;
+	struct json_writer *w;
+
+	w = mem_open(&m);
+	json_member_uint(w, "k", 1); /* at the top level */
+	assert_output(&m, -EINVAL, "");
+
+	w = mem_open(&m);
+	json_begin_array(w);
+	json_uint(w, 1);
+	json_member_string(w, "k", "v"); /* in an array */
+	json_uint(w, 2);
+	json_end_array(w);
+	assert_output(&m, -EINVAL, "[\n  1");
+
+	w = mem_open(&m);
+	json_begin_object(w);
+	json_key(w, "a");
+	json_member_bool(w, "b", true); /* after a key still waiting for its value */
+	assert_output(&m, -EINVAL, "{\n  \"a\": ");
+
+	w = mem_open(&m);
+	json_begin_object(w);
+	json_member_int(w, NULL, 1); /* no key */
+	json_end_object(w);
+	assert_output(&m, -EINVAL, "{");
+
+	w = mem_open(&m);
+	json_begin_object(w);
+	json_member_double(w, "d", 1, 1);
+	json_end_object(w);
+	json_member_uint(w, "after", 1); /* after the document */
+	assert_output(&m, -EINVAL, "{\n  \"d\": 1.0\n}");
+}
+
+/* json_document_begin()'s object and "tool" member, and json_document_end()'s newline. */
+static void test_document(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct json_writer *w;
+
+	assert_non_null(f);
+	w = json_document_begin(f);
+	assert_non_null(w);
+	json_member_string(w, "kind", "test");
+	assert_int_equal(json_document_end(w, f), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(buf, "{\n  \"tool\": \"cowtrace\",\n  \"kind\": \"test\"\n}\n");
+	free(buf);
+}
+
 /* Each misuse stops the output where it happened and reports -EINVAL. */
 static void test_misuse(void **state)
 {
@@ -361,6 +457,12 @@ static void test_null_arguments(void **state)
 	json_string(NULL, NULL);
 	json_uint(NULL, 1);
 	json_double(NULL, 1, 1);
+	json_member_string(NULL, "a", "a");
+	json_member_string(NULL, "a", NULL);
+	json_member_uint(NULL, "a", 1);
+	json_member_int(NULL, "a", -1);
+	json_member_double(NULL, "a", 1, 1);
+	json_member_bool(NULL, "a", true);
 	json_end_object(NULL);
 	json_writer_free(NULL);
 }
@@ -372,8 +474,10 @@ int main(void)
 	    cmocka_unit_test(test_integer_limits),  cmocka_unit_test(test_doubles),
 	    cmocka_unit_test(test_escapes),	    cmocka_unit_test(test_utf8_kept),
 	    cmocka_unit_test(test_utf8_repaired),   cmocka_unit_test(test_key_escaped),
-	    cmocka_unit_test(test_misuse),	    cmocka_unit_test(test_depth_limit),
-	    cmocka_unit_test(test_write_error),	    cmocka_unit_test(test_null_arguments),
+	    cmocka_unit_test(test_members),	    cmocka_unit_test(test_member_misuse),
+	    cmocka_unit_test(test_document),	    cmocka_unit_test(test_misuse),
+	    cmocka_unit_test(test_depth_limit),	    cmocka_unit_test(test_write_error),
+	    cmocka_unit_test(test_null_arguments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -251,8 +251,7 @@ static void json_pair(struct json_writer *w, const char *key, bool have_a, unsig
 		json_int(w, diff_change(a, b));
 	else
 		json_null(w);
-	json_key(w, "change_pct");
-	json_double(w, have_a && have_b ? diff_change_pct(a, b) : NAN, 3);
+	json_member_double(w, "change_pct", have_a && have_b ? diff_change_pct(a, b) : NAN, 3);
 	json_end_object(w);
 }
 
@@ -266,14 +265,10 @@ static void json_means_pair(struct json_writer *w, const char *key, double a, do
 {
 	json_key(w, key);
 	json_begin_object(w);
-	json_key(w, "a");
-	json_double(w, a, 3);
-	json_key(w, "b");
-	json_double(w, b, 3);
-	json_key(w, "change");
-	json_double(w, b - a, 3);
-	json_key(w, "change_pct");
-	json_double(w, diff_change_pct(a, b), 3);
+	json_member_double(w, "a", a, 3);
+	json_member_double(w, "b", b, 3);
+	json_member_double(w, "change", b - a, 3);
+	json_member_double(w, "change_pct", diff_change_pct(a, b), 3);
 	json_end_object(w);
 }
 
@@ -296,16 +291,11 @@ static void json_run(struct json_writer *w, const struct diff *d, int s)
 
 	json_key(w, s ? "b" : "a");
 	json_begin_object(w);
-	json_key(w, "path");
-	json_string(w, d->path[s]);
-	json_key(w, "version");
-	json_string(w, r->version);
-	json_key(w, "duration_s");
-	json_double(w, r->duration_s, 3);
-	json_key(w, "processes");
-	json_uint(w, r->nprocs);
-	json_key(w, "workers");
-	json_uint(w, d->nw[s]);
+	json_member_string(w, "path", d->path[s]);
+	json_member_string(w, "version", r->version);
+	json_member_double(w, "duration_s", r->duration_s, 3);
+	json_member_uint(w, "processes", r->nprocs);
+	json_member_uint(w, "workers", d->nw[s]);
 	json_end_object(w);
 }
 
@@ -356,8 +346,7 @@ static void json_roles(struct json_writer *w, const struct diff *d)
 		const struct diff_role *r = &d->roles[i];
 
 		json_begin_object(w);
-		json_key(w, "role");
-		json_string(w, r->name);
+		json_member_string(w, "role", r->name);
 		json_counts_pair(w, "processes", r->procs[0], r->procs[1]);
 		json_counts_pair(w, "pages", r->c[0].pages, r->c[1].pages);
 		json_by_cause(w, true, &r->c[0], true, &r->c[1]);
@@ -378,8 +367,7 @@ static void json_workers(struct json_writer *w, const struct diff *d)
 		const struct diff_proc *p[2] = { d->workers[i].p[0], d->workers[i].p[1] };
 
 		json_begin_object(w);
-		json_key(w, "index");
-		json_uint(w, i + 1);
+		json_member_uint(w, "index", i + 1);
 		for (s = 0; s < 2; s++) {
 			json_key(w, s ? "pid_b" : "pid_a");
 			if (p[s])
@@ -406,12 +394,9 @@ static void json_objects(struct json_writer *w, const struct diff *d)
 		const struct diff_object_pair *o = &d->objs[i];
 
 		json_begin_object(w);
-		json_key(w, "cause");
-		json_string(w, o->cause);
-		json_key(w, "type");
-		json_string(w, o->type);
-		json_key(w, "field");
-		json_string(w, o->field);
+		json_member_string(w, "cause", o->cause);
+		json_member_string(w, "type", o->type);
+		json_member_string(w, "field", o->field);
 		json_counts_pair(w, "pages", o->pages[0], o->pages[1]);
 		json_end_object(w);
 	}
@@ -444,10 +429,8 @@ int diff_json(FILE *f, const struct diff *d)
 
 	if (!w)
 		return -ENOMEM;
-	json_key(w, "kind");
-	json_string(w, "diff");
-	json_key(w, "version");
-	json_string(w, COWTRACE_VERSION);
+	json_member_string(w, "kind", "diff");
+	json_member_string(w, "version", COWTRACE_VERSION);
 	json_run(w, d, 0);
 	json_run(w, d, 1);
 	json_totals(w, d);

@@ -34,14 +34,10 @@ int flame_write_speedscope(const struct flame *f, FILE *out, const char *name, c
 	memset(frame_of, 0xff, (f->nnames ? f->nnames : 1) * sizeof(*frame_of));
 
 	json_begin_object(j);
-	json_key(j, "$schema");
-	json_string(j, "https://www.speedscope.app/file-format-schema.json");
-	json_key(j, "exporter");
-	json_string(j, "cowtrace");
-	json_key(j, "name");
-	json_string(j, name);
-	json_key(j, "activeProfileIndex");
-	json_uint(j, 0);
+	json_member_string(j, "$schema", "https://www.speedscope.app/file-format-schema.json");
+	json_member_string(j, "exporter", "cowtrace");
+	json_member_string(j, "name", name);
+	json_member_uint(j, "activeProfileIndex", 0);
 	json_key(j, "shared");
 	json_begin_object(j);
 	json_key(j, "frames");
@@ -56,8 +52,7 @@ int flame_write_speedscope(const struct flame *f, FILE *out, const char *name, c
 			continue;
 		frame_of[id] = nframes++;
 		json_begin_object(j);
-		json_key(j, "name");
-		json_string(j, f->names[id]);
+		json_member_string(j, "name", f->names[id]);
 		json_end_object(j);
 	}
 	flame_walk_free(&w);
@@ -69,16 +64,11 @@ int flame_write_speedscope(const struct flame *f, FILE *out, const char *name, c
 	json_key(j, "profiles");
 	json_begin_array(j);
 	json_begin_object(j);
-	json_key(j, "type");
-	json_string(j, "sampled");
-	json_key(j, "name");
-	json_string(j, name);
-	json_key(j, "unit");
-	json_string(j, unit && !strcmp(unit, "bytes") ? "bytes" : "none");
-	json_key(j, "startValue");
-	json_uint(j, 0);
-	json_key(j, "endValue");
-	json_uint(j, f->total);
+	json_member_string(j, "type", "sampled");
+	json_member_string(j, "name", name);
+	json_member_string(j, "unit", unit && !strcmp(unit, "bytes") ? "bytes" : "none");
+	json_member_uint(j, "startValue", 0);
+	json_member_uint(j, "endValue", f->total);
 
 	/* samples and weights: the same walk twice, so both follow the folded order */
 	for (int pass = 0; pass < 2; pass++) {

@@ -316,6 +316,36 @@ void json_null(struct json_writer *w)
 	scalar(w, "null");
 }
 
+void json_member_string(struct json_writer *w, const char *key, const char *s)
+{
+	json_key(w, key);
+	json_string(w, s);
+}
+
+void json_member_uint(struct json_writer *w, const char *key, unsigned long long v)
+{
+	json_key(w, key);
+	json_uint(w, v);
+}
+
+void json_member_int(struct json_writer *w, const char *key, long long v)
+{
+	json_key(w, key);
+	json_int(w, v);
+}
+
+void json_member_double(struct json_writer *w, const char *key, double v, int decimals)
+{
+	json_key(w, key);
+	json_double(w, v, decimals);
+}
+
+void json_member_bool(struct json_writer *w, const char *key, bool v)
+{
+	json_key(w, key);
+	json_bool(w, v);
+}
+
 struct json_writer *json_document_begin(FILE *f)
 {
 	struct json_writer *w = json_writer_new(f);
@@ -323,8 +353,7 @@ struct json_writer *json_document_begin(FILE *f)
 	if (!w)
 		return NULL;
 	json_begin_object(w);
-	json_key(w, "tool");
-	json_string(w, "cowtrace");
+	json_member_string(w, "tool", "cowtrace");
 	return w;
 }
 

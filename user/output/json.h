@@ -41,6 +41,17 @@ void json_double(struct json_writer *w, double v, int decimals);
 void json_bool(struct json_writer *w, bool v);
 void json_null(struct json_writer *w);
 
+/*
+ * Inside objects, a member whose value is a scalar: json_key() and the value writer above in one
+ * call, with the same arguments, output and misuse rules. json_key() stays for a member whose
+ * value is an object or an array, or one of two writers chosen at run time.
+ */
+void json_member_string(struct json_writer *w, const char *key, const char *s);
+void json_member_uint(struct json_writer *w, const char *key, unsigned long long v);
+void json_member_int(struct json_writer *w, const char *key, long long v);
+void json_member_double(struct json_writer *w, const char *key, double v, int decimals);
+void json_member_bool(struct json_writer *w, const char *key, bool v);
+
 /* 0, or -errno of the first write error or misuse (-EIO if the stream has failed unseen). */
 int json_writer_error(const struct json_writer *w);
 

@@ -390,92 +390,74 @@ void report_text(FILE *f, const struct report *r)
 	text_breakdown(f, r, "field", 15);
 }
 
-static void json_counts(struct json_writer *w, const struct report_counts *c,
-			const unsigned long long causes[CAUSE_COUNT])
+/* A process's or the totals' counts; gc_header_pages null without attribution. */
+static void json_counts(struct json_writer *w, const struct report *r,
+			const struct report_counts *c, const unsigned long long causes[CAUSE_COUNT],
+			unsigned long long gc_header)
 {
 	unsigned long long pages = report_pages(c), gc = report_gc(c);
 	int i;
 
-	json_key(w, "pages");
-	json_uint(w, pages);
-	json_key(w, "bytes");
-	json_uint(w, pages * PAGE_BYTES);
+	json_member_uint(w, "pages", pages);
+	json_member_uint(w, "bytes", pages * PAGE_BYTES);
 	json_key(w, "by_kind");
 	json_begin_object(w);
-	json_key(w, "anon");
-	json_uint(w, c->kind[COW_ANON]);
-	json_key(w, "file");
-	json_uint(w, c->kind[COW_FILE]);
-	json_key(w, "zero");
-	json_uint(w, c->kind[COW_ZERO]);
+	json_member_uint(w, "anon", c->kind[COW_ANON]);
+	json_member_uint(w, "file", c->kind[COW_FILE]);
+	json_member_uint(w, "zero", c->kind[COW_ZERO]);
 	json_end_object(w);
 	json_key(w, "by_cause");
 	json_begin_object(w);
-	json_key(w, "gc");
-	json_uint(w, gc);
+	json_member_uint(w, "gc", gc);
 	for (i = 0; i < CAUSE_COUNT; i++) {
 		if (i == CAUSE_GC)
 			continue;
-		json_key(w, cow_cause_name(i));
-		json_uint(w, causes[i]);
+		json_member_uint(w, cow_cause_name(i), causes[i]);
 	}
-	json_key(w, "unattributed");
-	json_uint(w, report_unattributed(c, causes));
+	json_member_uint(w, "unattributed", report_unattributed(c, causes));
 	json_end_object(w);
 	json_key(w, "gc_generations");
 	json_begin_object(w);
-	json_key(w, "0");
-	json_uint(w, c->gc[0]);
-	json_key(w, "1");
-	json_uint(w, c->gc[1]);
-	json_key(w, "2");
-	json_uint(w, c->gc[2]);
-	json_key(w, "unknown");
-	json_uint(w, c->gc[GC_GEN_UNKNOWN]);
+	json_member_uint(w, "0", c->gc[0]);
+	json_member_uint(w, "1", c->gc[1]);
+	json_member_uint(w, "2", c->gc[2]);
+	json_member_uint(w, "unknown", c->gc[GC_GEN_UNKNOWN]);
 	json_end_object(w);
+	json_key(w, "gc_header_pages");
+	if (r->attribution)
+		json_uint(w, gc_header);
+	else
+		json_null(w);
 }
 
 static void json_proc(struct json_writer *w, const struct report *r, const struct report_proc *p)
 {
 	json_begin_object(w);
-	json_key(w, "pid");
-	json_uint(w, p->info.pid);
-	json_key(w, "ppid");
-	json_uint(w, p->info.ppid);
+	json_member_uint(w, "pid", p->info.pid);
+	json_member_uint(w, "ppid", p->info.ppid);
 	json_key(w, "ns_pid");
 	if (p->ns_pid > 0)
 		json_uint(w, p->ns_pid);
 	else
 		json_null(w);
-	json_key(w, "cgroup");
-	json_string(w, p->cgroup);
+	json_member_string(w, "cgroup", p->cgroup);
 	json_key(w, "memory");
 	if (p->mem_s >= 0) {
 		json_begin_object(w);
-		json_key(w, "rss_bytes");
-		json_uint(w, p->mem.rss_kb * 1024);
-		json_key(w, "pss_bytes");
-		json_uint(w, p->mem.pss_kb * 1024);
-		json_key(w, "uss_bytes");
-		json_uint(w, p->mem.uss_kb * 1024);
-		json_key(w, "shared_bytes");
-		json_uint(w, p->mem.shared_kb * 1024);
-		json_key(w, "at_s");
-		json_double(w, p->mem_s, 3);
+		json_member_uint(w, "rss_bytes", p->mem.rss_kb * 1024);
+		json_member_uint(w, "pss_bytes", p->mem.pss_kb * 1024);
+		json_member_uint(w, "uss_bytes", p->mem.uss_kb * 1024);
+		json_member_uint(w, "shared_bytes", p->mem.shared_kb * 1024);
+		json_member_double(w, "at_s", p->mem_s, 3);
 		json_end_object(w);
 	} else {
 		json_null(w);
 	}
-	json_key(w, "comm");
-	json_string(w, p->info.comm);
-	json_key(w, "cmdline");
-	json_string(w, p->cmdline);
-	json_key(w, "role");
-	json_string(w, cow_role_name(p->info.role));
-	json_key(w, "exec");
-	json_bool(w, p->info.flags & PROC_EXECED);
-	json_key(w, "start_s");
-	json_double(w, rel_s(r, p->info.start_ns), 6);
+	json_member_string(w, "comm", p->info.comm);
+	json_member_string(w, "cmdline", p->cmdline);
+	json_member_string(w, "role", cow_role_name(p->info.role));
+	json_member_bool(w, "exec", p->info.flags & PROC_EXECED);
+	json_member_double(w, "start_s", rel_s(r, p->info.start_ns), 6);
 	json_key(w, "exit_s");
 	if (p->info.flags & PROC_EXITED)
 		json_double(w, rel_s(r, p->info.exit_ns), 6);
@@ -489,20 +471,13 @@ static void json_proc(struct json_writer *w, const struct report *r, const struc
 	json_key(w, "python");
 	if (p->py_version) {
 		json_begin_object(w);
-		json_key(w, "version");
-		json_string(w, p->py_version);
-		json_key(w, "gc_source");
-		json_string(w, p->gc_source);
+		json_member_string(w, "version", p->py_version);
+		json_member_string(w, "gc_source", p->gc_source);
 		json_end_object(w);
 	} else {
 		json_null(w);
 	}
-	json_counts(w, &p->counts, p->causes);
-	json_key(w, "gc_header_pages");
-	if (r->attribution)
-		json_uint(w, p->gc_header);
-	else
-		json_null(w);
+	json_counts(w, r, &p->counts, p->causes, p->gc_header);
 	json_end_object(w);
 }
 
@@ -518,12 +493,9 @@ static void json_bpf_stats(struct json_writer *w, const struct report *r)
 	json_begin_array(w);
 	for (i = 0; i < r->nbpf_progs; i++) {
 		json_begin_object(w);
-		json_key(w, "program");
-		json_string(w, r->bpf_progs[i].name);
-		json_key(w, "runs");
-		json_uint(w, r->bpf_progs[i].runs);
-		json_key(w, "run_ns");
-		json_uint(w, r->bpf_progs[i].run_ns);
+		json_member_string(w, "program", r->bpf_progs[i].name);
+		json_member_uint(w, "runs", r->bpf_progs[i].runs);
+		json_member_uint(w, "run_ns", r->bpf_progs[i].run_ns);
 		json_end_object(w);
 	}
 	json_end_array(w);
@@ -536,47 +508,29 @@ int report_json(FILE *f, const struct report *r)
 
 	if (!w)
 		return -ENOMEM;
-	json_key(w, "version");
-	json_string(w, r->version);
-	json_key(w, "detector");
-	json_string(w, r->detector);
-	json_key(w, "kernel");
-	json_string(w, r->kernel);
-	json_key(w, "duration_s");
-	json_double(w, r->duration_s, 3);
-	json_key(w, "lost_events");
-	json_uint(w, r->lost_events);
-	json_key(w, "untraced_processes");
-	json_uint(w, r->slots_exhausted);
-	json_key(w, "missed_bpf_runs");
-	json_uint(w, r->missed_runs);
+	json_member_string(w, "version", r->version);
+	json_member_string(w, "detector", r->detector);
+	json_member_string(w, "kernel", r->kernel);
+	json_member_double(w, "duration_s", r->duration_s, 3);
+	json_member_uint(w, "lost_events", r->lost_events);
+	json_member_uint(w, "untraced_processes", r->slots_exhausted);
+	json_member_uint(w, "missed_bpf_runs", r->missed_runs);
 	json_key(w, "totals");
 	json_begin_object(w);
-	json_counts(w, &r->total, r->causes);
-	json_key(w, "gc_header_pages");
-	if (r->attribution)
-		json_uint(w, r->gc_header);
-	else
-		json_null(w);
+	json_counts(w, r, &r->total, r->causes, r->gc_header);
 	json_end_object(w);
-	json_key(w, "attribution");
-	json_bool(w, r->attribution);
+	json_member_bool(w, "attribution", r->attribution);
 	json_key(w, "objects");
 	json_begin_array(w);
 	for (i = 0; i < r->nrows; i++) {
 		const struct attrib_row *row = &r->rows[i];
 
 		json_begin_object(w);
-		json_key(w, "cause");
-		json_string(w, cow_cause_name(row->cause));
-		json_key(w, "type");
-		json_string(w, row->type[0] ? row->type : NULL);
-		json_key(w, "field");
-		json_string(w, cow_field_name(row->field));
-		json_key(w, "region");
-		json_string(w, cow_region_name(row->region));
-		json_key(w, "pages");
-		json_uint(w, row->pages);
+		json_member_string(w, "cause", cow_cause_name(row->cause));
+		json_member_string(w, "type", row->type[0] ? row->type : NULL);
+		json_member_string(w, "field", cow_field_name(row->field));
+		json_member_string(w, "region", cow_region_name(row->region));
+		json_member_uint(w, "pages", row->pages);
 		json_end_object(w);
 	}
 	json_end_array(w);
