@@ -355,17 +355,24 @@ static size_t build(unsigned char *blob, int minor)
 	return 8 + 8 * s->n;
 }
 
-static void set(unsigned char *blob, int minor, const char *name, uint64_t v)
+/* The slot of that name in minor's shape, NULL when the version has none. */
+static const struct slot *slot_of(int minor, const char *name)
 {
 	const struct shape *s = shape_of(minor);
 
-	for (size_t i = 0; i < s->n; i++) {
-		if (!strcmp(s->slots[i].name, name)) {
-			memcpy(blob + 8 + 8 * i, &v, 8);
-			return;
-		}
-	}
-	fail_msg("no slot %s in 3.%d", name, minor);
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->slots[i].name, name))
+			return &s->slots[i];
+	return NULL;
+}
+
+static void set(unsigned char *blob, int minor, const char *name, uint64_t v)
+{
+	const struct slot *sl = slot_of(minor, name);
+
+	if (!sl)
+		fail_msg("no slot %s in 3.%d", name, minor);
+	memcpy(blob + 8 + 8 * (size_t)(sl - shape_of(minor)->slots), &v, 8);
 }
 
 static int parse(const unsigned char *blob, size_t len, struct py_debug_offsets *d)
@@ -447,6 +454,7 @@ static void test_parse_314(void **state)
 	size_t n = build(b, 14);
 
 	assert_int_equal(parse(b, n, &d), 0);
+	assert_int_equal(d.major, 3);
 	assert_int_equal(d.minor, 14);
 	assert_int_equal(d.micro, 10);
 	assert_int_equal(d.runtime_size, 316616);
@@ -459,7 +467,9 @@ static void test_parse_314(void **state)
 	assert_int_equal(d.interp_gil_locked, 7800);
 	assert_int_equal(d.interp_gil_holder, 7792);
 	assert_int_equal(d.tstate_size, 832);
+	assert_int_equal(d.tstate_prev, 0);
 	assert_int_equal(d.tstate_next, 8);
+	assert_int_equal(d.tstate_interp, 16);
 	assert_int_equal(d.tstate_current_frame, 72);
 	assert_int_equal(d.tstate_thread_id, 152);
 	assert_int_equal(d.tstate_native_thread_id, 160);
@@ -475,12 +485,18 @@ static void test_parse_314(void **state)
 	assert_int_equal(d.code_linetable, 136);
 	assert_int_equal(d.code_firstlineno, 68);
 	assert_int_equal(d.code_adaptive, 208);
+	assert_int_equal(d.object_size, 16);
+	assert_int_equal(d.object_type, 8);
 	assert_int_equal(d.type_size, 416);
 	assert_int_equal(d.type_name, 24);
 	assert_int_equal(d.type_flags, 168);
 	assert_int_equal(d.type_basicsize, -1);
+	assert_int_equal(d.bytes_size, 40);
+	assert_int_equal(d.bytes_ob_size, 16);
 	assert_int_equal(d.bytes_sval, 32);
 	assert_int_equal(d.unicode_size, 64);
+	assert_int_equal(d.unicode_state, 32);
+	assert_int_equal(d.unicode_length, 16);
 	assert_int_equal(d.unicode_ascii_size, 40);
 }
 
@@ -533,6 +549,112 @@ static void test_parse_315(void **state)
 	assert_int_equal(d.unicode_state, 32);
 	assert_int_equal(d.unicode_length, 16);
 	assert_int_equal(d.unicode_ascii_size, 40);
+}
+
+/*
+ * Where the reader takes each value: every slot it reads, by its name in this file's
+ * transcription, moved by 8 (up, or down where up leaves its structure) changes the one field
+ * it fills by as much and no other; so each byte offset of pydebug.c's shapes is the slot's
+ * place here, whatever the values. PyObject's two are checked for one value only, so any other
+ * is refused. A slot a version lacks leaves its field -1.
+ */
+#define OFF(field) offsetof(struct py_debug_offsets, field)
+static const struct {
+	const char *slot;
+	size_t field;
+} takes[] = {
+    {"runtime_state.size", OFF(runtime_size)},
+    {"runtime_state.interpreters_head", OFF(runtime_interpreters_head)},
+    {"interpreter_state.size", OFF(interp_size)},
+    {"interpreter_state.next", OFF(interp_next)},
+    {"interpreter_state.threads_head", OFF(interp_threads_head)},
+    {"interpreter_state.ceval_gil", OFF(interp_ceval_gil)},
+    {"interpreter_state.gil_runtime_state", OFF(interp_gil)},
+    {"interpreter_state.gil_runtime_state_locked", OFF(interp_gil_locked)},
+    {"interpreter_state.gil_runtime_state_holder", OFF(interp_gil_holder)},
+    {"thread_state.size", OFF(tstate_size)},
+    {"thread_state.prev", OFF(tstate_prev)},
+    {"thread_state.next", OFF(tstate_next)},
+    {"thread_state.interp", OFF(tstate_interp)},
+    {"thread_state.current_frame", OFF(tstate_current_frame)},
+    {"thread_state.thread_id", OFF(tstate_thread_id)},
+    {"thread_state.native_thread_id", OFF(tstate_native_thread_id)},
+    {"interpreter_frame.size", OFF(frame_size)},
+    {"interpreter_frame.previous", OFF(frame_previous)},
+    {"interpreter_frame.executable", OFF(frame_executable)},
+    {"interpreter_frame.instr_ptr", OFF(frame_instr_ptr)},
+    {"interpreter_frame.owner", OFF(frame_owner)},
+    {"code_object.size", OFF(code_size)},
+    {"code_object.filename", OFF(code_filename)},
+    {"code_object.name", OFF(code_name)},
+    {"code_object.qualname", OFF(code_qualname)},
+    {"code_object.linetable", OFF(code_linetable)},
+    {"code_object.firstlineno", OFF(code_firstlineno)},
+    {"code_object.co_code_adaptive", OFF(code_adaptive)},
+    {"pyobject.size", OFF(object_size)},
+    {"pyobject.ob_type", OFF(object_type)},
+    {"type_object.size", OFF(type_size)},
+    {"type_object.tp_name", OFF(type_name)},
+    {"type_object.tp_flags", OFF(type_flags)},
+    {"type_object.tp_basicsize", OFF(type_basicsize)},
+    {"bytes_object.size", OFF(bytes_size)},
+    {"bytes_object.ob_size", OFF(bytes_ob_size)},
+    {"bytes_object.ob_sval", OFF(bytes_sval)},
+    {"unicode_object.size", OFF(unicode_size)},
+    {"unicode_object.state", OFF(unicode_state)},
+    {"unicode_object.length", OFF(unicode_length)},
+    {"unicode_object.asciiobject_size", OFF(unicode_ascii_size)},
+};
+#undef OFF
+
+static int field_of(const struct py_debug_offsets *d, size_t field)
+{
+	int v;
+
+	memcpy(&v, (const char *)d + field, sizeof(v));
+	return v;
+}
+
+static void test_slot_positions(void **state)
+{
+	unsigned char b[PY_DEBUG_OFFSETS_MAX];
+	struct py_debug_offsets d0, d;
+
+	for (int minor = 13; minor <= 15; minor++) {
+		size_t n = build(b, minor);
+
+		assert_int_equal(parse(b, n, &d0), 0);
+		for (size_t k = 0; k < NSLOTS(takes); k++) {
+			const struct slot *sl = slot_of(minor, takes[k].slot);
+			int was = field_of(&d0, takes[k].field), delta = 8;
+
+			if (!sl) {
+				if (was != -1)
+					fail_msg("3.%d has no %s, yet gives %d", minor,
+						 takes[k].slot, was);
+				continue;
+			}
+			build(b, minor);
+			set(b, minor, sl->name, sl->value + 8);
+			if (parse(b, n, &d)) {
+				delta = -8;
+				build(b, minor);
+				set(b, minor, sl->name, sl->value - 8);
+				if (parse(b, n, &d)) {
+					/* refused both ways: only PyObject's pair has one value */
+					if (strncmp(sl->name, "pyobject.", 9))
+						fail_msg("3.%d %s: no value next to it parses",
+							 minor, sl->name);
+					continue;
+				}
+			}
+			if (field_of(&d, takes[k].field) != was + delta)
+				fail_msg("3.%d %s: not where the reader takes it", minor, sl->name);
+			memcpy((char *)&d + takes[k].field, &was, sizeof(was));
+			if (memcmp(&d, &d0, sizeof(d)))
+				fail_msg("3.%d %s: moved another field", minor, sl->name);
+		}
+	}
 }
 
 /* ---- the documented errors ---- */
@@ -762,6 +884,227 @@ static void test_table_entries(void **state)
 	assert_null(py_frame_offsets_for(3, 7));
 }
 
+/*
+ * Every field of every table entry, and of what the overlay makes of this file's 3.13, 3.14 and
+ * 3.15 blobs, in py_frame_offset_fields' order: printed from pyframes.c and pydebug.c before
+ * their shared runs were written once (pyframes.c's PRE_314, SINCE_311, ... macros, the named
+ * groups of pydebug.c's shapes), which changed none of them. A macro that drops, adds or moves
+ * a value shows up here by name; a field left out of an initializer would silently be 0.
+ */
+/* clang-format off */
+static const char *const pinned_table[] = {
+    /* 3.8 */
+	"major=3 minor=8 untested=0 runtime_size=1464 runtime_debug_offsets=-1 "
+	"runtime_tstate_current=1368 runtime_autotss_key=1392 runtime_interpreters_head=32 "
+	"runtime_interpreters_main=40 runtime_main_interpreter=-1 runtime_gil=1152 "
+	"interp_next=0 interp_threads_head=8 interp_gil_ptr=-1 gil_last_holder=8 "
+	"gil_locked=16 tstate_size=264 tstate_prev=0 tstate_next=8 tstate_interp=16 "
+	"tstate_frame=24 tstate_cframe=-1 cframe_current_frame=-1 tstate_current_frame=-1 "
+	"tstate_thread_id=176 tstate_native_thread_id=-1 frame_previous=24 frame_code=32 "
+	"frame_code_tag_bits=0 frame_lasti=104 lasti_unit=1 frame_instr_ptr=-1 "
+	"frame_is_entry=-1 frame_owner=-1 frame_owner_incomplete=-1 code_size=176 "
+	"code_filename=104 code_name=112 code_qualname=-1 code_firstlineno=40 "
+	"code_linetable=120 code_adaptive=-1 linetable_format=1 object_type=8 type_name=24 "
+	"bytes_size=16 bytes_data=32 unicode_length=16 unicode_state=32 unicode_ascii_data=48",
+    /* 3.9 */
+	"major=3 minor=9 untested=0 runtime_size=656 runtime_debug_offsets=-1 "
+	"runtime_tstate_current=568 runtime_autotss_key=584 runtime_interpreters_head=32 "
+	"runtime_interpreters_main=40 runtime_main_interpreter=-1 runtime_gil=352 "
+	"interp_next=0 interp_threads_head=8 interp_gil_ptr=-1 gil_last_holder=8 "
+	"gil_locked=16 tstate_size=264 tstate_prev=0 tstate_next=8 tstate_interp=16 "
+	"tstate_frame=24 tstate_cframe=-1 cframe_current_frame=-1 tstate_current_frame=-1 "
+	"tstate_thread_id=176 tstate_native_thread_id=-1 frame_previous=24 frame_code=32 "
+	"frame_code_tag_bits=0 frame_lasti=104 lasti_unit=1 frame_instr_ptr=-1 "
+	"frame_is_entry=-1 frame_owner=-1 frame_owner_incomplete=-1 code_size=176 "
+	"code_filename=104 code_name=112 code_qualname=-1 code_firstlineno=40 "
+	"code_linetable=120 code_adaptive=-1 linetable_format=1 object_type=8 type_name=24 "
+	"bytes_size=16 bytes_data=32 unicode_length=16 unicode_state=32 unicode_ascii_data=48",
+    /* 3.10 */
+	"major=3 minor=10 untested=0 runtime_size=672 runtime_debug_offsets=-1 "
+	"runtime_tstate_current=568 runtime_autotss_key=584 runtime_interpreters_head=32 "
+	"runtime_interpreters_main=40 runtime_main_interpreter=-1 runtime_gil=352 "
+	"interp_next=0 interp_threads_head=8 interp_gil_ptr=-1 gil_last_holder=8 "
+	"gil_locked=16 tstate_size=280 tstate_prev=0 tstate_next=8 tstate_interp=16 "
+	"tstate_frame=24 tstate_cframe=-1 cframe_current_frame=-1 tstate_current_frame=-1 "
+	"tstate_thread_id=176 tstate_native_thread_id=-1 frame_previous=24 frame_code=32 "
+	"frame_code_tag_bits=0 frame_lasti=96 lasti_unit=2 frame_instr_ptr=-1 "
+	"frame_is_entry=-1 frame_owner=-1 frame_owner_incomplete=-1 code_size=176 "
+	"code_filename=104 code_name=112 code_qualname=-1 code_firstlineno=40 "
+	"code_linetable=120 code_adaptive=-1 linetable_format=2 object_type=8 type_name=24 "
+	"bytes_size=16 bytes_data=32 unicode_length=16 unicode_state=32 unicode_ascii_data=48",
+    /* 3.11 */
+	"major=3 minor=11 untested=0 runtime_size=166688 runtime_debug_offsets=-1 "
+	"runtime_tstate_current=576 runtime_autotss_key=592 runtime_interpreters_head=40 "
+	"runtime_interpreters_main=48 runtime_main_interpreter=58936 runtime_gil=360 "
+	"interp_next=0 interp_threads_head=16 interp_gil_ptr=-1 gil_last_holder=8 "
+	"gil_locked=16 tstate_size=360 tstate_prev=0 tstate_next=8 tstate_interp=16 "
+	"tstate_frame=-1 tstate_cframe=56 cframe_current_frame=8 tstate_current_frame=-1 "
+	"tstate_thread_id=152 tstate_native_thread_id=160 frame_previous=48 frame_code=32 "
+	"frame_code_tag_bits=0 frame_lasti=-1 lasti_unit=0 frame_instr_ptr=56 "
+	"frame_is_entry=68 frame_owner=69 frame_owner_incomplete=-1 code_size=192 "
+	"code_filename=112 code_name=120 code_qualname=128 code_firstlineno=72 "
+	"code_linetable=136 code_adaptive=184 linetable_format=3 object_type=8 type_name=24 "
+	"bytes_size=16 bytes_data=32 unicode_length=16 unicode_state=32 unicode_ascii_data=48",
+    /* 3.12 */
+	"major=3 minor=12 untested=0 runtime_size=459944 runtime_debug_offsets=-1 "
+	"runtime_tstate_current=-1 runtime_autotss_key=1544 runtime_interpreters_head=40 "
+	"runtime_interpreters_main=48 runtime_main_interpreter=76392 runtime_gil=-1 "
+	"interp_next=0 interp_threads_head=72 interp_gil_ptr=384 gil_last_holder=8 "
+	"gil_locked=16 tstate_size=288 tstate_prev=0 tstate_next=8 tstate_interp=16 "
+	"tstate_frame=-1 tstate_cframe=56 cframe_current_frame=0 tstate_current_frame=-1 "
+	"tstate_thread_id=136 tstate_native_thread_id=144 frame_previous=8 frame_code=0 "
+	"frame_code_tag_bits=0 frame_lasti=-1 lasti_unit=0 frame_instr_ptr=56 "
+	"frame_is_entry=-1 frame_owner=70 frame_owner_incomplete=3 code_size=200 "
+	"code_filename=112 code_name=120 code_qualname=128 code_firstlineno=68 "
+	"code_linetable=136 code_adaptive=192 linetable_format=3 object_type=8 type_name=24 "
+	"bytes_size=16 bytes_data=32 unicode_length=16 unicode_state=32 unicode_ascii_data=40",
+    /* 3.13 */
+	"major=3 minor=13 untested=0 runtime_size=283320 runtime_debug_offsets=0 "
+	"runtime_tstate_current=-1 runtime_autotss_key=2160 runtime_interpreters_head=632 "
+	"runtime_interpreters_main=640 runtime_main_interpreter=88352 runtime_gil=-1 "
+	"interp_next=7264 interp_threads_head=7344 interp_gil_ptr=16 gil_last_holder=8 "
+	"gil_locked=16 tstate_size=304 tstate_prev=0 tstate_next=8 tstate_interp=16 "
+	"tstate_frame=-1 tstate_cframe=-1 cframe_current_frame=-1 tstate_current_frame=72 "
+	"tstate_thread_id=152 tstate_native_thread_id=160 frame_previous=8 frame_code=0 "
+	"frame_code_tag_bits=0 frame_lasti=-1 lasti_unit=0 frame_instr_ptr=56 "
+	"frame_is_entry=-1 frame_owner=70 frame_owner_incomplete=3 code_size=208 "
+	"code_filename=112 code_name=120 code_qualname=128 code_firstlineno=68 "
+	"code_linetable=136 code_adaptive=200 linetable_format=3 object_type=8 type_name=24 "
+	"bytes_size=16 bytes_data=32 unicode_length=16 unicode_state=32 unicode_ascii_data=40",
+    /* 3.14 */
+	"major=3 minor=14 untested=0 runtime_size=316616 runtime_debug_offsets=0 "
+	"runtime_tstate_current=-1 runtime_autotss_key=2336 runtime_interpreters_head=-1 "
+	"runtime_interpreters_main=-1 runtime_main_interpreter=90752 runtime_gil=-1 "
+	"interp_next=-1 interp_threads_head=-1 interp_gil_ptr=-1 gil_last_holder=-1 "
+	"gil_locked=-1 tstate_size=-1 tstate_prev=-1 tstate_next=-1 tstate_interp=-1 "
+	"tstate_frame=-1 tstate_cframe=-1 cframe_current_frame=-1 tstate_current_frame=-1 "
+	"tstate_thread_id=-1 tstate_native_thread_id=-1 frame_previous=-1 frame_code=-1 "
+	"frame_code_tag_bits=3 frame_lasti=-1 lasti_unit=0 frame_instr_ptr=-1 "
+	"frame_is_entry=-1 frame_owner=-1 frame_owner_incomplete=3 code_size=-1 "
+	"code_filename=-1 code_name=-1 code_qualname=-1 code_firstlineno=-1 "
+	"code_linetable=-1 code_adaptive=-1 linetable_format=3 object_type=-1 type_name=-1 "
+	"bytes_size=-1 bytes_data=-1 unicode_length=-1 unicode_state=-1 unicode_ascii_data=-1",
+    /* 3.15 */
+	"major=3 minor=15 untested=0 runtime_size=346568 runtime_debug_offsets=0 "
+	"runtime_tstate_current=-1 runtime_autotss_key=-1 runtime_interpreters_head=-1 "
+	"runtime_interpreters_main=-1 runtime_main_interpreter=120328 runtime_gil=-1 "
+	"interp_next=-1 interp_threads_head=-1 interp_gil_ptr=-1 gil_last_holder=-1 "
+	"gil_locked=-1 tstate_size=-1 tstate_prev=-1 tstate_next=-1 tstate_interp=-1 "
+	"tstate_frame=-1 tstate_cframe=-1 cframe_current_frame=-1 tstate_current_frame=-1 "
+	"tstate_thread_id=-1 tstate_native_thread_id=-1 frame_previous=-1 frame_code=-1 "
+	"frame_code_tag_bits=3 frame_lasti=-1 lasti_unit=0 frame_instr_ptr=-1 "
+	"frame_is_entry=-1 frame_owner=-1 frame_owner_incomplete=3 code_size=-1 "
+	"code_filename=-1 code_name=-1 code_qualname=-1 code_firstlineno=-1 "
+	"code_linetable=-1 code_adaptive=-1 linetable_format=3 object_type=-1 type_name=-1 "
+	"bytes_size=-1 bytes_data=-1 unicode_length=-1 unicode_state=-1 unicode_ascii_data=-1",
+    NULL,
+};
+
+static const char *const pinned_overlay[] = {
+    /* 3.13 */
+	"major=3 minor=13 untested=0 runtime_size=283408 runtime_debug_offsets=0 "
+	"runtime_tstate_current=-1 runtime_autotss_key=-1 runtime_interpreters_head=632 "
+	"runtime_interpreters_main=640 runtime_main_interpreter=-1 runtime_gil=-1 "
+	"interp_next=7264 interp_threads_head=7344 interp_gil_ptr=16 gil_last_holder=8 "
+	"gil_locked=16 tstate_size=312 tstate_prev=0 tstate_next=8 tstate_interp=16 "
+	"tstate_frame=-1 tstate_cframe=-1 cframe_current_frame=-1 tstate_current_frame=72 "
+	"tstate_thread_id=152 tstate_native_thread_id=160 frame_previous=8 frame_code=0 "
+	"frame_code_tag_bits=0 frame_lasti=-1 lasti_unit=0 frame_instr_ptr=56 "
+	"frame_is_entry=-1 frame_owner=70 frame_owner_incomplete=3 code_size=208 "
+	"code_filename=112 code_name=120 code_qualname=128 code_firstlineno=68 "
+	"code_linetable=136 code_adaptive=200 linetable_format=3 object_type=8 type_name=24 "
+	"bytes_size=16 bytes_data=32 unicode_length=16 unicode_state=32 unicode_ascii_data=40",
+    /* 3.14 */
+	"major=3 minor=14 untested=0 runtime_size=316616 runtime_debug_offsets=0 "
+	"runtime_tstate_current=-1 runtime_autotss_key=2336 runtime_interpreters_head=808 "
+	"runtime_interpreters_main=816 runtime_main_interpreter=90752 runtime_gil=-1 "
+	"interp_next=7272 interp_threads_head=7344 interp_gil_ptr=16 gil_last_holder=8 "
+	"gil_locked=16 tstate_size=832 tstate_prev=0 tstate_next=8 tstate_interp=16 "
+	"tstate_frame=-1 tstate_cframe=-1 cframe_current_frame=-1 tstate_current_frame=72 "
+	"tstate_thread_id=152 tstate_native_thread_id=160 frame_previous=8 frame_code=0 "
+	"frame_code_tag_bits=3 frame_lasti=-1 lasti_unit=0 frame_instr_ptr=56 "
+	"frame_is_entry=-1 frame_owner=74 frame_owner_incomplete=3 code_size=216 "
+	"code_filename=112 code_name=120 code_qualname=128 code_firstlineno=68 "
+	"code_linetable=136 code_adaptive=208 linetable_format=3 object_type=8 type_name=24 "
+	"bytes_size=16 bytes_data=32 unicode_length=16 unicode_state=32 unicode_ascii_data=40",
+    /* 3.15 */
+	"major=3 minor=15 untested=0 runtime_size=346568 runtime_debug_offsets=0 "
+	"runtime_tstate_current=-1 runtime_autotss_key=-1 runtime_interpreters_head=936 "
+	"runtime_interpreters_main=944 runtime_main_interpreter=120328 runtime_gil=-1 "
+	"interp_next=7264 interp_threads_head=7336 interp_gil_ptr=16 gil_last_holder=8 "
+	"gil_locked=16 tstate_size=888 tstate_prev=0 tstate_next=8 tstate_interp=16 "
+	"tstate_frame=-1 tstate_cframe=-1 cframe_current_frame=-1 tstate_current_frame=72 "
+	"tstate_thread_id=176 tstate_native_thread_id=184 frame_previous=8 frame_code=0 "
+	"frame_code_tag_bits=3 frame_lasti=-1 lasti_unit=0 frame_instr_ptr=56 "
+	"frame_is_entry=-1 frame_owner=74 frame_owner_incomplete=3 code_size=216 "
+	"code_filename=112 code_name=120 code_qualname=128 code_firstlineno=68 "
+	"code_linetable=136 code_adaptive=208 linetable_format=3 object_type=8 type_name=24 "
+	"bytes_size=16 bytes_data=32 unicode_length=16 unicode_state=32 unicode_ascii_data=40",
+};
+/* clang-format on */
+
+/* "name=value" for each field of o, in py_frame_offset_fields' order, space-separated. */
+static void describe(const struct py_frame_offsets *o, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (const struct py_frame_offset_field *f = py_frame_offset_fields; f->name; f++) {
+		int v;
+
+		memcpy(&v, (const char *)o + f->offset, sizeof(v));
+		at += (size_t)snprintf(buf + at, len - at, "%s%s=%d", at ? " " : "", f->name, v);
+		assert_true(at < len);
+	}
+}
+
+/* The field where got and want first differ, by name, else equal. */
+static void same_fields(const char *what, const char *got, const char *want)
+{
+	size_t i = 0;
+
+	while (got[i] && got[i] == want[i])
+		i++;
+	if (!got[i] && !want[i])
+		return;
+	while (i && got[i - 1] != ' ')
+		i--;
+	fail_msg("%s: %.60s, pinned %.60s", what, got + i, want + i);
+}
+
+static void test_pinned_offsets(void **state)
+{
+	unsigned char b[PY_DEBUG_OFFSETS_MAX];
+	struct py_frame_offsets o;
+	char got[4096], what[32];
+	size_t nfields = 0, i = 0;
+
+	/* the listing covers the whole struct, so that the strings below do */
+	while (py_frame_offset_fields[nfields].name)
+		nfields++;
+	assert_int_equal(nfields * sizeof(int), sizeof(struct py_frame_offsets));
+
+	for (int minor = 0; minor <= 20; minor++) {
+		const struct py_frame_offsets *t = py_frame_offsets_for(3, minor);
+
+		if (!t)
+			continue;
+		assert_non_null(pinned_table[i]);
+		describe(t, got, sizeof(got));
+		snprintf(what, sizeof(what), "table 3.%d", minor);
+		same_fields(what, got, pinned_table[i++]);
+	}
+	assert_null(pinned_table[i]);
+
+	for (int minor = 13; minor <= 15; minor++) {
+		build(b, minor);
+		assert_int_equal(py_frame_offsets_from_debug(b, PY_DEBUG_OFFSETS_MAX, &o), 0);
+		describe(&o, got, sizeof(got));
+		snprintf(what, sizeof(what), "overlay 3.%d", minor);
+		same_fields(what, got, pinned_overlay[minor - 13]);
+	}
+}
+
 /* ---- per binary ---- */
 
 static void interp_with(struct py_interp *in, int minor, const unsigned char *blob, size_t n)
@@ -934,11 +1277,13 @@ int main(void)
 	    cmocka_unit_test(test_parse_313),
 	    cmocka_unit_test(test_parse_314),
 	    cmocka_unit_test(test_parse_315),
+	    cmocka_unit_test(test_slot_positions),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_shape_mismatch),
 	    cmocka_unit_test(test_no_partial_output),
 	    cmocka_unit_test(test_frame_offsets_from_debug),
 	    cmocka_unit_test(test_table_entries),
+	    cmocka_unit_test(test_pinned_offsets),
 	    cmocka_unit_test(test_frame_offsets_of),
 	    cmocka_unit_test(test_layout_of),
 	    cmocka_unit_test(test_refcounts_315),

@@ -20,24 +20,91 @@
  * member is a uint64_t after the 8-byte cookie, so the C layout is the byte layout of the blob.
  * Only the groups up to the last one cowtrace reads need to be right, but each shape is
  * written out whole so that it can be compared with its header line by line.
+ *
+ * A group that more than one of the versions declares alike is written once below, as a named
+ * struct, and used by each of them; a group's name carries the first version of its shape only
+ * where the three versions do not all declare it alike (dbg_gc_313: the 3.13 and 3.14 gc group,
+ * which 3.15 extends in place). Groups only one version has stay inline in that version's
+ * struct. The headers: Include/internal/pycore_runtime.h (3.13), pycore_debug_offsets.h (3.14,
+ * 3.15).
  */
+
+/* The groups alike in 3.13, 3.14 and 3.15 */
+struct dbg_runtime_state {
+	uint64_t size, finalizing, interpreters_head;
+};
+struct dbg_pyobject {
+	uint64_t size, ob_type;
+};
+struct dbg_tuple_object { /* also list_object: PyListObject's group has the same fields */
+	uint64_t size, ob_item, ob_size;
+};
+struct dbg_dict_object {
+	uint64_t size, ma_keys, ma_values;
+};
+struct dbg_float_object {
+	uint64_t size, ob_fval;
+};
+struct dbg_long_object {
+	uint64_t size, lv_tag, ob_digit;
+};
+struct dbg_bytes_object {
+	uint64_t size, ob_size, ob_sval;
+};
+
+/* The groups of 3.13 that 3.14 keeps and 3.15 extends (the 3.15 shapes are in dbg_315) */
+struct dbg_thread_state_313 {
+	uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id,
+	    datastack_chunk, status;
+};
+struct dbg_type_object_313 {
+	uint64_t size, tp_name, tp_repr, tp_flags;
+};
+struct dbg_unicode_object_313 {
+	uint64_t size, state, length, asciiobject_size;
+};
+struct dbg_gc_313 {
+	uint64_t size, collecting;
+};
+
+/* The groups of 3.14 that 3.15 keeps: extended from 3.13's (those are in dbg_313), or new */
+struct dbg_interpreter_state_314 {
+	uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict, builtins,
+	    ceval_gil, gil_runtime_state, gil_runtime_state_enabled, gil_runtime_state_locked,
+	    gil_runtime_state_holder, code_object_generation, tlbc_generation;
+};
+struct dbg_interpreter_frame_314 {
+	uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer, tlbc_index;
+};
+struct dbg_code_object_314 {
+	uint64_t size, filename, name, qualname, linetable, firstlineno, argcount, localsplusnames,
+	    localspluskinds, co_code_adaptive, co_tlbc;
+};
+struct dbg_set_object {
+	uint64_t size, used, table, mask;
+};
+struct dbg_gen_object {
+	uint64_t size, gi_name, gi_iframe, gi_frame_state;
+};
+struct dbg_llist_node {
+	uint64_t next, prev;
+};
+struct dbg_debugger_support {
+	uint64_t eval_breaker, remote_debugger_support, remote_debugging_enabled,
+	    debugger_pending_call, debugger_script_path, debugger_script_path_size;
+};
 
 /* 3.13: Include/internal/pycore_runtime.h (3.13.0 to 3.13.18 declare it alike) */
 struct dbg_313 {
 	char cookie[8];
 	uint64_t version, free_threaded;
-	struct {
-		uint64_t size, finalizing, interpreters_head;
-	} runtime_state;
+	struct dbg_runtime_state runtime_state;
 	struct {
 		uint64_t size, id, next, threads_head, gc, imports_modules, sysdict, builtins,
 		    ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
 		    gil_runtime_state_locked, gil_runtime_state_holder;
 	} interpreter_state;
-	struct {
-		uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id,
-		    datastack_chunk, status;
-	} thread_state;
+	struct dbg_thread_state_313 thread_state;
 	struct {
 		uint64_t size, previous, executable, instr_ptr, localsplus, owner;
 	} interpreter_frame;
@@ -45,33 +112,15 @@ struct dbg_313 {
 		uint64_t size, filename, name, qualname, linetable, firstlineno, argcount,
 		    localsplusnames, localspluskinds, co_code_adaptive;
 	} code_object;
-	struct {
-		uint64_t size, ob_type;
-	} pyobject;
-	struct {
-		uint64_t size, tp_name, tp_repr, tp_flags;
-	} type_object;
-	struct {
-		uint64_t size, ob_item, ob_size;
-	} tuple_object, list_object;
-	struct {
-		uint64_t size, ma_keys, ma_values;
-	} dict_object;
-	struct {
-		uint64_t size, ob_fval;
-	} float_object;
-	struct {
-		uint64_t size, lv_tag, ob_digit;
-	} long_object;
-	struct {
-		uint64_t size, ob_size, ob_sval;
-	} bytes_object;
-	struct {
-		uint64_t size, state, length, asciiobject_size;
-	} unicode_object;
-	struct {
-		uint64_t size, collecting;
-	} gc;
+	struct dbg_pyobject pyobject;
+	struct dbg_type_object_313 type_object;
+	struct dbg_tuple_object tuple_object, list_object;
+	struct dbg_dict_object dict_object;
+	struct dbg_float_object float_object;
+	struct dbg_long_object long_object;
+	struct dbg_bytes_object bytes_object;
+	struct dbg_unicode_object_313 unicode_object;
+	struct dbg_gc_313 gc;
 };
 
 /*
@@ -82,67 +131,24 @@ struct dbg_313 {
 struct dbg_314 {
 	char cookie[8];
 	uint64_t version, free_threaded;
-	struct {
-		uint64_t size, finalizing, interpreters_head;
-	} runtime_state;
-	struct {
-		uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict,
-		    builtins, ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
-		    gil_runtime_state_locked, gil_runtime_state_holder, code_object_generation,
-		    tlbc_generation;
-	} interpreter_state;
-	struct {
-		uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id,
-		    datastack_chunk, status;
-	} thread_state;
-	struct {
-		uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer,
-		    tlbc_index;
-	} interpreter_frame;
-	struct {
-		uint64_t size, filename, name, qualname, linetable, firstlineno, argcount,
-		    localsplusnames, localspluskinds, co_code_adaptive, co_tlbc;
-	} code_object;
-	struct {
-		uint64_t size, ob_type;
-	} pyobject;
-	struct {
-		uint64_t size, tp_name, tp_repr, tp_flags;
-	} type_object;
-	struct {
-		uint64_t size, ob_item, ob_size;
-	} tuple_object, list_object;
-	struct {
-		uint64_t size, used, table, mask;
-	} set_object;
-	struct {
-		uint64_t size, ma_keys, ma_values;
-	} dict_object;
-	struct {
-		uint64_t size, ob_fval;
-	} float_object;
-	struct {
-		uint64_t size, lv_tag, ob_digit;
-	} long_object;
-	struct {
-		uint64_t size, ob_size, ob_sval;
-	} bytes_object;
-	struct {
-		uint64_t size, state, length, asciiobject_size;
-	} unicode_object;
-	struct {
-		uint64_t size, collecting;
-	} gc;
-	struct {
-		uint64_t size, gi_name, gi_iframe, gi_frame_state;
-	} gen_object;
-	struct {
-		uint64_t next, prev;
-	} llist_node;
-	struct {
-		uint64_t eval_breaker, remote_debugger_support, remote_debugging_enabled,
-		    debugger_pending_call, debugger_script_path, debugger_script_path_size;
-	} debugger_support;
+	struct dbg_runtime_state runtime_state;
+	struct dbg_interpreter_state_314 interpreter_state;
+	struct dbg_thread_state_313 thread_state;
+	struct dbg_interpreter_frame_314 interpreter_frame;
+	struct dbg_code_object_314 code_object;
+	struct dbg_pyobject pyobject;
+	struct dbg_type_object_313 type_object;
+	struct dbg_tuple_object tuple_object, list_object;
+	struct dbg_set_object set_object;
+	struct dbg_dict_object dict_object;
+	struct dbg_float_object float_object;
+	struct dbg_long_object long_object;
+	struct dbg_bytes_object bytes_object;
+	struct dbg_unicode_object_313 unicode_object;
+	struct dbg_gc_313 gc;
+	struct dbg_gen_object gen_object;
+	struct dbg_llist_node llist_node;
+	struct dbg_debugger_support debugger_support;
 };
 
 /*
@@ -155,15 +161,8 @@ struct dbg_314 {
 struct dbg_315 {
 	char cookie[8];
 	uint64_t version, free_threaded;
-	struct {
-		uint64_t size, finalizing, interpreters_head;
-	} runtime_state;
-	struct {
-		uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict,
-		    builtins, ceval_gil, gil_runtime_state, gil_runtime_state_enabled,
-		    gil_runtime_state_locked, gil_runtime_state_holder, code_object_generation,
-		    tlbc_generation;
-	} interpreter_state;
+	struct dbg_runtime_state runtime_state;
+	struct dbg_interpreter_state_314 interpreter_state;
 	struct {
 		uint64_t size, prev, next, interp, current_frame, base_frame, last_profiled_frame,
 		    last_profiled_frame_seq, thread_id, native_thread_id, datastack_chunk, status,
@@ -172,57 +171,30 @@ struct dbg_315 {
 	struct {
 		uint64_t exc_value;
 	} err_stackitem;
-	struct {
-		uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer,
-		    tlbc_index;
-	} interpreter_frame;
-	struct {
-		uint64_t size, filename, name, qualname, linetable, firstlineno, argcount,
-		    localsplusnames, localspluskinds, co_code_adaptive, co_tlbc;
-	} code_object;
-	struct {
-		uint64_t size, ob_type;
-	} pyobject;
+	struct dbg_interpreter_frame_314 interpreter_frame;
+	struct dbg_code_object_314 code_object;
+	struct dbg_pyobject pyobject;
 	struct {
 		uint64_t size, tp_name, tp_repr, tp_flags, tp_basicsize, tp_dictoffset;
 	} type_object;
 	struct {
 		uint64_t size, ht_cached_keys;
 	} heap_type_object;
-	struct {
-		uint64_t size, ob_item, ob_size;
-	} tuple_object, list_object;
-	struct {
-		uint64_t size, used, table, mask;
-	} set_object;
-	struct {
-		uint64_t size, ma_keys, ma_values;
-	} dict_object;
-	struct {
-		uint64_t size, ob_fval;
-	} float_object;
-	struct {
-		uint64_t size, lv_tag, ob_digit;
-	} long_object;
-	struct {
-		uint64_t size, ob_size, ob_sval;
-	} bytes_object;
+	struct dbg_tuple_object tuple_object, list_object;
+	struct dbg_set_object set_object;
+	struct dbg_dict_object dict_object;
+	struct dbg_float_object float_object;
+	struct dbg_long_object long_object;
+	struct dbg_bytes_object bytes_object;
 	struct {
 		uint64_t size, state, length, asciiobject_size, compactunicodeobject_size;
 	} unicode_object;
 	struct {
 		uint64_t size, collecting, frame, generation_stats_size, generation_stats;
 	} gc;
-	struct {
-		uint64_t size, gi_name, gi_iframe, gi_frame_state;
-	} gen_object;
-	struct {
-		uint64_t next, prev;
-	} llist_node;
-	struct {
-		uint64_t eval_breaker, remote_debugger_support, remote_debugging_enabled,
-		    debugger_pending_call, debugger_script_path, debugger_script_path_size;
-	} debugger_support;
+	struct dbg_gen_object gen_object;
+	struct dbg_llist_node llist_node;
+	struct dbg_debugger_support debugger_support;
 };
 
 /* Sizes counted from the headers: 73, 95 and 111 eight-byte slots. */

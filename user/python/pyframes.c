@@ -22,6 +22,14 @@
 
 #define NONE PY_OFFSET_NONE /* short, for the tables */
 
+/*
+ * A run of values that several versions share is written once, in one of the macros below, and
+ * each version's entry names the macros that hold for it; what is left in an entry is its own.
+ * PRE_ and FRAMEOBJ_CHAIN hold up to a version, SINCE_ from one on (each includes the one
+ * before), the others for the versions their names give. No two macros of an entry set the same
+ * field (gcc's -Woverride-init, in -Wextra, would say so).
+ */
+
 /* Fields that are the same in every version (Include/object.h, bytesobject.h, unicodeobject.h). */
 #define COMMON_OBJECTS                                                                             \
 	.object_type = 8, .type_name = 24, .bytes_size = 16, .bytes_data = 32,                     \
@@ -31,17 +39,53 @@
 #define PRE_311                                                                                    \
 	.runtime_debug_offsets = NONE, .runtime_main_interpreter = NONE, .interp_gil_ptr = NONE,   \
 	.tstate_cframe = NONE, .cframe_current_frame = NONE, .tstate_current_frame = NONE,         \
-	.tstate_native_thread_id = NONE, .frame_code_tag_bits = 0, .frame_instr_ptr = NONE,        \
-	.frame_is_entry = NONE, .frame_owner = NONE, .frame_owner_incomplete = NONE,               \
-	.code_qualname = NONE, .code_adaptive = NONE, .unicode_ascii_data = 48
+	.tstate_native_thread_id = NONE, .frame_instr_ptr = NONE, .frame_is_entry = NONE,          \
+	.frame_owner = NONE, .frame_owner_incomplete = NONE, .code_qualname = NONE,                \
+	.code_adaptive = NONE, .unicode_ascii_data = 48
+
+/* 3.8-3.13: PyThreadState starts prev, next, interp (Include/cpython/pystate.h); struct
+ * _gil_runtime_state interval, last_holder, locked (Include/internal/pycore_gil.h); f_code and
+ * f_executable a plain PyObject *, no tag bits. */
+#define PRE_314                                                                                    \
+	.tstate_prev = 0, .tstate_next = 8, .tstate_interp = 16, .gil_last_holder = 8,             \
+	.gil_locked = 16, .frame_code_tag_bits = 0
 
 /* Shared by 3.8-3.10: the PyFrameObject chain and the 3.8 code object layout. */
 #define FRAMEOBJ_CHAIN                                                                             \
 	.runtime_interpreters_head = 32, .runtime_interpreters_main = 40, .interp_next = 0,        \
-	.interp_threads_head = 8, .gil_last_holder = 8, .gil_locked = 16, .tstate_prev = 0,        \
-	.tstate_next = 8, .tstate_interp = 16, .tstate_frame = 24, .tstate_thread_id = 176,        \
+	.interp_threads_head = 8, .tstate_frame = 24, .tstate_thread_id = 176,                     \
 	.frame_previous = 24, .frame_code = 32, .code_size = 176, .code_filename = 104,            \
 	.code_name = 112, .code_firstlineno = 40, .code_linetable = 120
+
+/* 3.11 on: frames are _PyInterpreterFrame (no PyFrameObject chain, no f_lasti), line tables
+ * the locations table (Include/internal/pycore_frame.h, Include/cpython/code.h). */
+#define SINCE_311                                                                                  \
+	.tstate_frame = NONE, .frame_lasti = NONE, .lasti_unit = 0,                                \
+	.linetable_format = PY_LINETABLE_LOCATIONS
+
+/* 3.12 on: the GIL in the interpreter (no _PyRuntime.ceval.gil), no gilstate.tstate_current,
+ * no is_entry; frames whose owner is 3 or more are shims, skipped (FRAME_OWNED_BY_CSTACK 3 in
+ * 3.12 and 3.13, pycore_frame.h; 3.14 and 3.15 below). */
+#define SINCE_312                                                                                  \
+	.runtime_tstate_current = NONE, .runtime_gil = NONE, .frame_is_entry = NONE,               \
+	.frame_owner_incomplete = 3, SINCE_311
+
+/* 3.13 on: _Py_DebugOffsets first in _PyRuntime; tstate->current_frame, no _PyCFrame. */
+#define SINCE_313                                                                                  \
+	.runtime_debug_offsets = 0, .tstate_cframe = NONE, .cframe_current_frame = NONE, SINCE_312
+
+/* 3.11-3.13: PyCodeObject's co_filename, co_name, co_qualname, co_linetable
+ * (Include/cpython/code.h) and the frame's instruction pointer (prev_instr in 3.11 and 3.12,
+ * instr_ptr in 3.13; pycore_frame.h) stay where 3.11 put them. */
+#define IFRAME_311_313                                                                             \
+	.code_filename = 112, .code_name = 120, .code_qualname = 128, .code_linetable = 136,       \
+	.frame_instr_ptr = 56
+
+/* 3.12 and 3.13: _PyInterpreterFrame starts f_code (3.12) or f_executable (3.13), previous,
+ * and has owner at 70 (pycore_frame.h); co_firstlineno at 68; PyASCIIObject without wstr. */
+#define IFRAME_312_313                                                                             \
+	.frame_code = 0, .frame_previous = 8, .frame_owner = 70, .code_firstlineno = 68,           \
+	.unicode_ascii_data = 40
 
 /* 3.14+: the fields _Py_DebugOffsets gives, left to the binary (debug_overlay). */
 #define FROM_DEBUG_OFFSETS                                                                         \
@@ -56,13 +100,16 @@
 	.bytes_size = NONE, .bytes_data = NONE, .unicode_length = NONE, .unicode_state = NONE,     \
 	.unicode_ascii_data = NONE
 
+/* 3.14 on: what the blob gives left to it, and f_executable a tagged _PyStackRef (below). */
+#define SINCE_314 FROM_DEBUG_OFFSETS, .frame_code_tag_bits = 3, SINCE_313
+
 /* One group of related fields per line: easier to compare versions than one field a line. */
 /* clang-format off */
 static const struct py_frame_offsets table[] = {
     {
 	/* Include/internal/pycore_pystate.h (_PyRuntimeState), Include/cpython/pystate.h,
 	 * Include/frameobject.h, Include/code.h */
-	.major = 3, .minor = 8, PRE_311, FRAMEOBJ_CHAIN, COMMON_OBJECTS,
+	.major = 3, .minor = 8, PRE_311, FRAMEOBJ_CHAIN, PRE_314, COMMON_OBJECTS,
 	.runtime_size = 1464, .runtime_tstate_current = 1368, .runtime_autotss_key = 1392,
 	.runtime_gil = 1152, .tstate_size = 264, .frame_lasti = 104, .lasti_unit = 1,
 	.linetable_format = PY_LINETABLE_LNOTAB,
@@ -70,14 +117,14 @@ static const struct py_frame_offsets table[] = {
     {
 	/* Include/internal/pycore_runtime.h, pycore_interp.h, Include/cpython/pystate.h,
 	 * Include/cpython/frameobject.h, Include/cpython/code.h */
-	.major = 3, .minor = 9, PRE_311, FRAMEOBJ_CHAIN, COMMON_OBJECTS,
+	.major = 3, .minor = 9, PRE_311, FRAMEOBJ_CHAIN, PRE_314, COMMON_OBJECTS,
 	.runtime_size = 656, .runtime_tstate_current = 568, .runtime_autotss_key = 584,
 	.runtime_gil = 352, .tstate_size = 264, .frame_lasti = 104, .lasti_unit = 1,
 	.linetable_format = PY_LINETABLE_LNOTAB,
     },
     {
 	/* as 3.9; f_lasti now counts code units (2 bytes), co_linetable replaces co_lnotab */
-	.major = 3, .minor = 10, PRE_311, FRAMEOBJ_CHAIN, COMMON_OBJECTS,
+	.major = 3, .minor = 10, PRE_311, FRAMEOBJ_CHAIN, PRE_314, COMMON_OBJECTS,
 	.runtime_size = 672, .runtime_tstate_current = 568, .runtime_autotss_key = 584,
 	.runtime_gil = 352, .tstate_size = 280, .frame_lasti = 96, .lasti_unit = 2,
 	.linetable_format = PY_LINETABLE_310,
@@ -85,59 +132,39 @@ static const struct py_frame_offsets table[] = {
     {
 	/* Include/internal/pycore_runtime.h, pycore_interp.h, pycore_frame.h,
 	 * Include/cpython/pystate.h (_PyCFrame), Include/cpython/code.h */
-	.major = 3, .minor = 11, COMMON_OBJECTS,
+	.major = 3, .minor = 11, SINCE_311, IFRAME_311_313, PRE_314, COMMON_OBJECTS,
 	.runtime_size = 166688, .runtime_debug_offsets = NONE, .runtime_tstate_current = 576,
 	.runtime_autotss_key = 592, .runtime_interpreters_head = 40,
 	.runtime_interpreters_main = 48, .runtime_main_interpreter = 58936, .runtime_gil = 360,
 	.interp_next = 0, .interp_threads_head = 16, .interp_gil_ptr = NONE,
-	.gil_last_holder = 8, .gil_locked = 16,
-	.tstate_size = 360, .tstate_prev = 0, .tstate_next = 8, .tstate_interp = 16,
-	.tstate_frame = NONE, .tstate_cframe = 56, .cframe_current_frame = 8,
+	.tstate_size = 360, .tstate_cframe = 56, .cframe_current_frame = 8,
 	.tstate_current_frame = NONE, .tstate_thread_id = 152, .tstate_native_thread_id = 160,
-	.frame_previous = 48, .frame_code = 32, .frame_code_tag_bits = 0, .frame_lasti = NONE,
-	.lasti_unit = 0, .frame_instr_ptr = 56, .frame_is_entry = 68, .frame_owner = 69,
+	.frame_previous = 48, .frame_code = 32, .frame_is_entry = 68, .frame_owner = 69,
 	.frame_owner_incomplete = NONE,
-	.code_size = 192, .code_filename = 112, .code_name = 120, .code_qualname = 128,
-	.code_firstlineno = 72, .code_linetable = 136, .code_adaptive = 184,
-	.linetable_format = PY_LINETABLE_LOCATIONS, .unicode_ascii_data = 48,
+	.code_size = 192, .code_firstlineno = 72, .code_adaptive = 184, .unicode_ascii_data = 48,
     },
     {
 	/* as 3.11; the GIL moved into the interpreter (interp->ceval.gil), no tstate_current;
 	 * _PyCFrame lost use_tracing; FRAME_OWNED_BY_CSTACK = 3 shims */
-	.major = 3, .minor = 12, COMMON_OBJECTS,
-	.runtime_size = 459944, .runtime_debug_offsets = NONE, .runtime_tstate_current = NONE,
-	.runtime_autotss_key = 1544, .runtime_interpreters_head = 40,
-	.runtime_interpreters_main = 48, .runtime_main_interpreter = 76392, .runtime_gil = NONE,
+	.major = 3, .minor = 12, SINCE_312, IFRAME_311_313, IFRAME_312_313, PRE_314, COMMON_OBJECTS,
+	.runtime_size = 459944, .runtime_debug_offsets = NONE, .runtime_autotss_key = 1544,
+	.runtime_interpreters_head = 40, .runtime_interpreters_main = 48,
+	.runtime_main_interpreter = 76392,
 	.interp_next = 0, .interp_threads_head = 72, .interp_gil_ptr = 384,
-	.gil_last_holder = 8, .gil_locked = 16,
-	.tstate_size = 288, .tstate_prev = 0, .tstate_next = 8, .tstate_interp = 16,
-	.tstate_frame = NONE, .tstate_cframe = 56, .cframe_current_frame = 0,
+	.tstate_size = 288, .tstate_cframe = 56, .cframe_current_frame = 0,
 	.tstate_current_frame = NONE, .tstate_thread_id = 136, .tstate_native_thread_id = 144,
-	.frame_previous = 8, .frame_code = 0, .frame_code_tag_bits = 0, .frame_lasti = NONE,
-	.lasti_unit = 0, .frame_instr_ptr = 56, .frame_is_entry = NONE, .frame_owner = 70,
-	.frame_owner_incomplete = 3,
-	.code_size = 200, .code_filename = 112, .code_name = 120, .code_qualname = 128,
-	.code_firstlineno = 68, .code_linetable = 136, .code_adaptive = 192,
-	.linetable_format = PY_LINETABLE_LOCATIONS, .unicode_ascii_data = 40,
+	.code_size = 200, .code_adaptive = 192,
     },
     {
 	/* as 3.12; _Py_DebugOffsets first in _PyRuntime, no cframe (tstate->current_frame),
 	 * f_executable, instr_ptr points at the current instruction */
-	.major = 3, .minor = 13, COMMON_OBJECTS,
-	.runtime_size = 283320, .runtime_debug_offsets = 0, .runtime_tstate_current = NONE,
-	.runtime_autotss_key = 2160, .runtime_interpreters_head = 632,
-	.runtime_interpreters_main = 640, .runtime_main_interpreter = 88352, .runtime_gil = NONE,
+	.major = 3, .minor = 13, SINCE_313, IFRAME_311_313, IFRAME_312_313, PRE_314, COMMON_OBJECTS,
+	.runtime_size = 283320, .runtime_autotss_key = 2160, .runtime_interpreters_head = 632,
+	.runtime_interpreters_main = 640, .runtime_main_interpreter = 88352,
 	.interp_next = 7264, .interp_threads_head = 7344, .interp_gil_ptr = 16,
-	.gil_last_holder = 8, .gil_locked = 16,
-	.tstate_size = 304, .tstate_prev = 0, .tstate_next = 8, .tstate_interp = 16,
-	.tstate_frame = NONE, .tstate_cframe = NONE, .cframe_current_frame = NONE,
-	.tstate_current_frame = 72, .tstate_thread_id = 152, .tstate_native_thread_id = 160,
-	.frame_previous = 8, .frame_code = 0, .frame_code_tag_bits = 0, .frame_lasti = NONE,
-	.lasti_unit = 0, .frame_instr_ptr = 56, .frame_is_entry = NONE, .frame_owner = 70,
-	.frame_owner_incomplete = 3,
-	.code_size = 208, .code_filename = 112, .code_name = 120, .code_qualname = 128,
-	.code_firstlineno = 68, .code_linetable = 136, .code_adaptive = 200,
-	.linetable_format = PY_LINETABLE_LOCATIONS, .unicode_ascii_data = 40,
+	.tstate_size = 304, .tstate_current_frame = 72, .tstate_thread_id = 152,
+	.tstate_native_thread_id = 160,
+	.code_size = 208, .code_adaptive = 200,
     },
     /*
      * 3.14 and 3.15: only what _Py_DebugOffsets does not give; every field it gives is NONE
@@ -167,20 +194,12 @@ static const struct py_frame_offsets table[] = {
      *     PyCode_Addr2Line() gives (docs/python-frames.md, section 3).
      */
     {
-	.major = 3, .minor = 14, FROM_DEBUG_OFFSETS,
-	.runtime_size = 316616, .runtime_debug_offsets = 0, .runtime_tstate_current = NONE,
-	.runtime_autotss_key = 2336, .runtime_main_interpreter = 90752, .runtime_gil = NONE,
-	.tstate_frame = NONE, .tstate_cframe = NONE, .cframe_current_frame = NONE,
-	.frame_code_tag_bits = 3, .frame_lasti = NONE, .lasti_unit = 0, .frame_is_entry = NONE,
-	.frame_owner_incomplete = 3, .linetable_format = PY_LINETABLE_LOCATIONS,
+	.major = 3, .minor = 14, SINCE_314,
+	.runtime_size = 316616, .runtime_autotss_key = 2336, .runtime_main_interpreter = 90752,
     },
     {
-	.major = 3, .minor = 15, FROM_DEBUG_OFFSETS,
-	.runtime_size = 346568, .runtime_debug_offsets = 0, .runtime_tstate_current = NONE,
-	.runtime_autotss_key = NONE, .runtime_main_interpreter = 120328, .runtime_gil = NONE,
-	.tstate_frame = NONE, .tstate_cframe = NONE, .cframe_current_frame = NONE,
-	.frame_code_tag_bits = 3, .frame_lasti = NONE, .lasti_unit = 0, .frame_is_entry = NONE,
-	.frame_owner_incomplete = 3, .linetable_format = PY_LINETABLE_LOCATIONS,
+	.major = 3, .minor = 15, SINCE_314,
+	.runtime_size = 346568, .runtime_autotss_key = NONE, .runtime_main_interpreter = 120328,
     },
 };
 /* clang-format on */
