@@ -9,6 +9,8 @@ For each kernel, matrix.sh runs once (under qemu TCG for Debian's kernels, direc
   N in the child's by_kind[kind]), the kinds it cannot see not at all, and no kind under
   another's name;
 * the modes --no-direct-map, --no-stacks and -c run and count anon copies exactly;
+* --native names the frame-pointer chain of each of a child's N copies (touch_pages() called
+  from child_main() of cow_writer);
 * Python (Debian's python3, USDT probes): the workers' share of copies caused by the collector
   is close to the host's, and the decoded objects include the workload's own class with field
   gc_header.
@@ -348,6 +350,23 @@ def test_mode(kernel, mode):
     assert report.get("missed_bpf_runs", 0) == 0 or kernel.preempts_anywhere()
     assert abs(kernel.delta(run, "anon", "by_kind", "anon") - PAGES) <= tol
     assert abs(kernel.delta(run, "anon", "pages") - PAGES) <= tol
+
+
+def test_native_stacks(kernel):
+    """--native: each of the child's PAGES copies carries its native stack, named from
+    cow_writer's symbols: touch_pages() called from child_main() (as tests/e2e/test_native.py
+    on the host)."""
+    rc = kernel.runs().get("native", (None,))[0]
+    assert rc == 0, "native on %s: cowtrace rc %s:\n%s" % (kernel.kver, rc,
+                                                          kernel.stderr_tail("native"))
+    stacks = []
+    for line in (kernel.out / "native" / "cowtrace.folded").read_text().splitlines():
+        frames, count = line.rsplit(" ", 1)
+        stacks.append((frames.split(";"), int(count)))
+    chained = sum(count for frames, count in stacks
+                  if frames[0] == "worker cow_writer"
+                  and frames[-3:-1] == ["child_main (cow_writer)", "touch_pages (cow_writer)"])
+    assert chained == PAGES, (kernel.kver, stacks[:5])
 
 
 def workers_gc_share(m):

@@ -224,41 +224,49 @@ static const char *lookup(const struct symfile *f, unsigned long long vaddr)
 	return f->syms[lo - 1].name;
 }
 
-struct find_ctx {
-	unsigned long long ip;
-	struct map_entry e;
-	bool found;
+/* The mappings that hold a stack's addresses, from one reading of /proc/PID/maps: every frame
+ * is named against the same snapshot, however soon the process exits or unmaps. */
+struct stack_maps {
+	const __u64 *ips;
+	size_t n;
+	struct map_entry *where; /* n entries: where[i] holds ips[i] when found[i] */
+	bool found[COW_NATIVE_MAX];
+	size_t entries; /* lines read: 0 for a process whose memory is gone (a zombie) */
 };
 
-static int find_ip(const struct map_entry *e, void *arg)
+static int place_ips(const struct map_entry *e, void *arg)
 {
-	struct find_ctx *c = arg;
+	struct stack_maps *m = arg;
+	size_t i;
 
-	if (c->ip < e->start || c->ip >= e->end)
-		return 0;
-	c->e = *e;
-	c->found = true;
-	return 1;
+	m->entries++;
+	for (i = 0; i < m->n; i++)
+		if (!m->found[i] && m->ips[i] >= e->start && m->ips[i] < e->end) {
+			m->where[i] = *e;
+			m->found[i] = true;
+		}
+	return 0;
 }
 
-static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip)
+/* ip named from the file e maps (NULL: in no file pid maps) */
+static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip,
+		     const struct map_entry *e)
 {
 	char buf[512];
 	const char *base, *fn = NULL;
-	struct find_ctx c = { .ip = ip };
 	struct symfile *f;
 	unsigned long long off;
 	int i;
 
-	if (procfs_for_each_map("/proc", pid, find_ip, &c) < 0 || !c.found || c.e.path[0] != '/') {
+	if (!e || e->path[0] != '/') {
 		snprintf(buf, sizeof(buf), "[unknown] (0x%llx)", ip);
 		return strdup(buf);
 	}
-	base = strrchr(c.e.path, '/') + 1;
+	base = strrchr(e->path, '/') + 1;
 	/* the mapped file itself, whichever root or mount namespace the process sees it in */
-	f = symfile_get(ns, pid, &c.e);
+	f = symfile_get(ns, pid, e);
 	/* address -> file offset -> link-time address, through the segment holding it */
-	off = ip - c.e.start + c.e.offset;
+	off = ip - e->start + e->offset;
 	for (i = 0; f && i < f->nseg && !fn; i++)
 		if (off >= f->seg[i].offset && off < f->seg[i].offset + f->seg[i].filesz)
 			fn = lookup(f, off - f->seg[i].offset + f->seg[i].vaddr);
@@ -266,15 +274,11 @@ static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip)
 	return strdup(buf);
 }
 
-static int any_map(const struct map_entry *e, void *arg)
-{
-	return 1;
-}
-
 const struct pystack *native_get(struct native_syms *ns, unsigned int family, __u32 id,
 				 const int *pids, int npids)
 {
 	__u64 ips[COW_NATIVE_MAX] = {}, h = hindex_hash_key(family, id);
+	struct stack_maps m = { .ips = ips };
 	size_t i, n = 0, k, at;
 	struct nstack *s;
 	uint32_t j;
@@ -290,52 +294,58 @@ const struct pystack *native_get(struct native_syms *ns, unsigned int family, __
 	key = id - 1;
 	if (bpf_map_lookup_elem(ns->fd, &key, ips))
 		return NULL;
-	/* a process that has exited (a zombie still has /proc/PID, without mappings) cannot
-	 * tell where its addresses were: the next one that shares them can */
-	for (i = 0; i < (size_t)npids; i++) {
-		char path[64];
-
-		snprintf(path, sizeof(path), "/proc/%d/maps", pids[i]);
-		if (access(path, R_OK) == 0 && procfs_for_each_map("/proc", pids[i], any_map, NULL) > 0) {
-			pid = pids[i];
-			break;
-		}
-	}
-	if (pid < 0)
-		return NULL;
 	while (n < COW_NATIVE_MAX && ips[n])
 		n++;
+	m.n = n;
+	m.where = calloc(n ? n : 1, sizeof(*m.where));
+	if (!m.where)
+		return NULL;
+	/* a process that has exited (a zombie still has /proc/PID, without mappings) cannot
+	 * tell where its addresses were: the next one that shares them can */
+	for (i = 0; i < (size_t)npids && pid < 0; i++) {
+		memset(m.found, 0, sizeof(m.found));
+		m.entries = 0;
+		if (procfs_for_each_map("/proc", pids[i], place_ips, &m) == 0 && m.entries)
+			pid = pids[i];
+	}
+	if (pid < 0)
+		goto fail;
 	if (ns->nstacks == ns->capstacks) {
 		size_t cap = ns->capstacks ? 2 * ns->capstacks : 64;
 		void *p = realloc(ns->stacks, cap * sizeof(*ns->stacks));
 
 		if (!p)
-			return NULL;
+			goto fail;
 		ns->stacks = p;
 		ns->capstacks = cap;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
-		return NULL;
+		goto fail;
 	s->stack.frames = calloc(n ? n : 1, sizeof(char *));
 	if (!s->stack.frames) {
 		free(s);
-		return NULL;
+		goto fail;
 	}
 	s->family = family;
 	s->id = id;
 	s->stack.truncated = n == COW_NATIVE_MAX;
 	/* the kernel gives the innermost address first; names go outermost first */
 	for (k = 0; k < n; k++) {
-		s->stack.frames[k] = name_ip(ns, pid, ips[n - 1 - k]);
+		i = n - 1 - k;
+		s->stack.frames[k] = name_ip(ns, pid, ips[i], m.found[i] ? &m.where[i] : NULL);
 		if (!s->stack.frames[k])
 			s->stack.frames[k] = strdup("?");
 	}
 	s->stack.n = n;
+	free(m.where);
 	/* at: where the lookup above ended (nothing was added since). Kept and named even when
 	 * the index cannot grow: then it is named again next time. */
 	ns->stacks[ns->nstacks] = s;
 	hindex_add(&ns->index, h, ns->nstacks, at);
 	ns->nstacks++;
 	return &s->stack;
+fail:
+	free(m.where);
+	return NULL;
 }
