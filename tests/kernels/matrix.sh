@@ -18,8 +18,9 @@
 #   $OUT/det-NAME/                per available detector, one run over every kind:
 #                                 cowtrace --detector NAME --json cowtrace.json -- sh kinds.sh
 #   $OUT/mode-{no-direct-map,no-stacks,counts-only}/   the default detector, anon only
-#   $OUT/native/                  --native: one cow_writer -k anon whose parent lingers 3 s
-#                                 (its maps name the exited child's addresses; TCG is slow),
+#   $OUT/native/                  --native: one cow_writer -k anon whose parent lingers 8 s
+#                                 (its maps name the exited child's addresses; under TCG the
+#                                 naming came 3 s after the copies on arm64 6.12),
 #                                 with --folded (the child's copies under touch_pages())
 #   $OUT/py/                      Python smoke run: full_collect.py under cowtrace
 # Every run directory has cowtrace.json, stdout.txt, stderr.txt (cowtrace -v), KIND-PAGES.line
@@ -79,7 +80,7 @@ run mode-no-stacks --no-stacks -- sh "$HERE/kinds.sh" "$COW_WRITER" "$OUT/mode-n
 run mode-counts-only -c -- sh "$HERE/kinds.sh" "$COW_WRITER" "$OUT/mode-counts-only" "$N" anon
 mkdir -p "$OUT/native"
 run native --native --folded "$OUT/native/cowtrace.folded" -- \
-	"$COW_WRITER" -k anon -n "$N" -l 3 -o "$OUT/native/anon-$N.line"
+	"$COW_WRITER" -k anon -n "$N" -l 8 -o "$OUT/native/anon-$N.line"
 
 if [ -n "$PYTHON" ]; then
 	# a longer settle than the workload's default: under TCG the tracer identifies the

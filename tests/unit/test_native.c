@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include <linux/types.h>
@@ -113,11 +114,44 @@ static void test_unmapped_and_full(void **state)
 	native_syms_free(ns);
 }
 
+/* Processes that cannot name the addresses any more (a zombie has no mappings, a pid that is
+ * gone has no /proc entry) are passed over for the next one; when none can, the stack is not
+ * kept, and a later call with a live process names it. */
+static void test_gone_processes_passed_over(void **state)
+{
+	struct native_syms *ns = native_syms_new(FAKE_FD);
+	const struct pystack *s;
+	int pids[3], status;
+	pid_t zombie;
+
+	(void)state;
+	assert_non_null(ns);
+	zombie = fork();
+	assert_true(zombie >= 0);
+	if (zombie == 0)
+		_exit(0);
+	/* a zombie until reaped below: /proc/PID/maps is there, and empty */
+	usleep(100000);
+	memset(fake_ips, 0, sizeof(fake_ips));
+	fake_ips[0] = (uintptr_t)native_test_inner + 4;
+	pids[0] = zombie;
+	pids[1] = 0x7ffffff0; /* no such process */
+	assert_null(native_get(ns, 0, 5, pids, 2));
+	pids[2] = getpid();
+	s = native_get(ns, 0, 5, pids, 3);
+	assert_non_null(s);
+	assert_int_equal(s->n, 1);
+	assert_non_null(strstr(s->frames[0], "native_test_inner ("));
+	assert_int_equal(waitpid(zombie, &status, 0), zombie);
+	native_syms_free(ns);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_own_and_libc_functions),
 		cmocka_unit_test(test_unmapped_and_full),
+		cmocka_unit_test(test_gone_processes_passed_over),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

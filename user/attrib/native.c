@@ -124,8 +124,9 @@ static void read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct symf
 	elfsym_each(elf, scn, sh, 1u << 22, keep_function, f);
 }
 
-/* the file pid maps as e (procfs_open_mapped: that file, whatever its path is now) */
-static void load_symfile(struct symfile *f, int pid, const struct map_entry *e)
+/* the file pid maps as e (procfs_open_mapped: that file, whatever its path is now); false when
+ * it could not be opened (pid exited meanwhile, say), true when it was read, symbols or not */
+static bool load_symfile(struct symfile *f, int pid, const struct map_entry *e)
 {
 	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
 	GElf_Shdr sh, symsh, dynsh;
@@ -137,16 +138,20 @@ static void load_symfile(struct symfile *f, int pid, const struct map_entry *e)
 
 	pfd = procfs_open_mapped(pid, e);
 	if (pfd < 0)
-		return;
-	if (fstat(pfd, &st) || (unsigned long long)st.st_size > PROCFS_ELF_READ_MAX) {
+		return false;
+	if (fstat(pfd, &st)) {
 		close(pfd);
-		return;
+		return false;
+	}
+	if ((unsigned long long)st.st_size > PROCFS_ELF_READ_MAX) {
+		close(pfd);
+		return true; /* never read: as named as it will ever be */
 	}
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
 	fd = open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	close(pfd);
 	if (fd < 0)
-		return;
+		return false;
 	/* read, not mapped: the target may truncate the file under us, which would be a
 	 * SIGBUS in a mapping (libelf reads what it needs, when asked) */
 	elf = elf_begin(fd, ELF_C_READ, NULL);
@@ -185,10 +190,13 @@ out:
 	if (elf)
 		elf_end(elf);
 	close(fd);
+	return true;
 }
 
-/* the symbols of the file pid maps as e, read once per file (by device and inode) */
-static struct symfile *symfile_get(struct native_syms *ns, int pid, const struct map_entry *e)
+/* the symbols of the file pid maps as e, read once per file (by device and inode). A file that
+ * could not be opened (pid exited meanwhile) is not remembered, and sets *gone. */
+static struct symfile *symfile_get(struct native_syms *ns, int pid, const struct map_entry *e,
+				   bool *gone)
 {
 	dev_t dev = makedev(e->dev_major, e->dev_minor);
 	struct symfile *f;
@@ -199,10 +207,16 @@ static struct symfile *symfile_get(struct native_syms *ns, int pid, const struct
 			return &ns->files[i];
 	if (ns->nfiles == SYMFILES_MAX)
 		return NULL;
-	f = &ns->files[ns->nfiles++];
+	f = &ns->files[ns->nfiles];
+	memset(f, 0, sizeof(*f));
 	f->dev = dev;
 	f->ino = e->inode;
-	load_symfile(f, pid, e);
+	if (!load_symfile(f, pid, e)) {
+		free(f->syms);
+		*gone = true;
+		return NULL;
+	}
+	ns->nfiles++;
 	return f;
 }
 
@@ -248,9 +262,10 @@ static int place_ips(const struct map_entry *e, void *arg)
 	return 0;
 }
 
-/* ip named from the file e maps (NULL: in no file pid maps) */
+/* ip named from the file e maps (NULL: in no file pid maps); *gone when pid could no longer
+ * open that file */
 static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip,
-		     const struct map_entry *e)
+		     const struct map_entry *e, bool *gone)
 {
 	char buf[512];
 	const char *base, *fn = NULL;
@@ -264,7 +279,7 @@ static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip,
 	}
 	base = strrchr(e->path, '/') + 1;
 	/* the mapped file itself, whichever root or mount namespace the process sees it in */
-	f = symfile_get(ns, pid, e);
+	f = symfile_get(ns, pid, e, gone);
 	/* address -> file offset -> link-time address, through the segment holding it */
 	off = ip - e->start + e->offset;
 	for (i = 0; f && i < f->nseg && !fn; i++)
@@ -274,16 +289,44 @@ static char *name_ip(struct native_syms *ns, int pid, unsigned long long ip,
 	return strdup(buf);
 }
 
+/* Names s's n addresses as pid maps them; false when pid has no mappings left or exited before
+ * its files were opened (s->stack.frames then empty again). */
+static bool name_frames(struct native_syms *ns, struct nstack *s, const __u64 *ips, size_t n,
+			int pid, struct stack_maps *m)
+{
+	bool gone = false;
+	size_t i, k;
+
+	memset(m->found, 0, sizeof(m->found));
+	m->entries = 0;
+	if (procfs_for_each_map("/proc", pid, place_ips, m) != 0 || !m->entries)
+		return false;
+	/* the kernel gives the innermost address first; names go outermost first */
+	for (k = 0; k < n && !gone; k++) {
+		i = n - 1 - k;
+		s->stack.frames[k] = name_ip(ns, pid, ips[i], m->found[i] ? &m->where[i] : NULL, &gone);
+		if (!s->stack.frames[k])
+			s->stack.frames[k] = strdup("?");
+	}
+	if (!gone)
+		return true;
+	for (k = 0; k < n; k++) {
+		free(s->stack.frames[k]);
+		s->stack.frames[k] = NULL;
+	}
+	return false;
+}
+
 const struct pystack *native_get(struct native_syms *ns, unsigned int family, __u32 id,
 				 const int *pids, int npids)
 {
 	__u64 ips[COW_NATIVE_MAX] = {}, h = hindex_hash_key(family, id);
 	struct stack_maps m = { .ips = ips };
-	size_t i, n = 0, k, at;
-	struct nstack *s;
+	struct nstack *s = NULL;
+	size_t i, n = 0, at;
+	bool named = false;
 	uint32_t j;
 	__u32 key;
-	int pid = -1;
 
 	if (!id)
 		return NULL;
@@ -296,47 +339,29 @@ const struct pystack *native_get(struct native_syms *ns, unsigned int family, __
 		return NULL;
 	while (n < COW_NATIVE_MAX && ips[n])
 		n++;
-	m.n = n;
-	m.where = calloc(n ? n : 1, sizeof(*m.where));
-	if (!m.where)
-		return NULL;
-	/* a process that has exited (a zombie still has /proc/PID, without mappings) cannot
-	 * tell where its addresses were: the next one that shares them can */
-	for (i = 0; i < (size_t)npids && pid < 0; i++) {
-		memset(m.found, 0, sizeof(m.found));
-		m.entries = 0;
-		if (procfs_for_each_map("/proc", pids[i], place_ips, &m) == 0 && m.entries)
-			pid = pids[i];
-	}
-	if (pid < 0)
-		goto fail;
 	if (ns->nstacks == ns->capstacks) {
 		size_t cap = ns->capstacks ? 2 * ns->capstacks : 64;
 		void *p = realloc(ns->stacks, cap * sizeof(*ns->stacks));
 
 		if (!p)
-			goto fail;
+			return NULL;
 		ns->stacks = p;
 		ns->capstacks = cap;
 	}
+	m.n = n;
+	m.where = calloc(n ? n : 1, sizeof(*m.where));
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!m.where || !s || !(s->stack.frames = calloc(n ? n : 1, sizeof(char *))))
 		goto fail;
-	s->stack.frames = calloc(n ? n : 1, sizeof(char *));
-	if (!s->stack.frames) {
-		free(s);
-		goto fail;
-	}
 	s->family = family;
 	s->id = id;
 	s->stack.truncated = n == COW_NATIVE_MAX;
-	/* the kernel gives the innermost address first; names go outermost first */
-	for (k = 0; k < n; k++) {
-		i = n - 1 - k;
-		s->stack.frames[k] = name_ip(ns, pid, ips[i], m.found[i] ? &m.where[i] : NULL);
-		if (!s->stack.frames[k])
-			s->stack.frames[k] = strdup("?");
-	}
+	/* a process that has exited (a zombie still has /proc/PID, without mappings) cannot
+	 * tell where its addresses were: the next one that shares them can */
+	for (i = 0; i < (size_t)npids && !named; i++)
+		named = name_frames(ns, s, ips, n, pids[i], &m);
+	if (!named)
+		goto fail;
 	s->stack.n = n;
 	free(m.where);
 	/* at: where the lookup above ended (nothing was added since). Kept and named even when
@@ -346,6 +371,9 @@ const struct pystack *native_get(struct native_syms *ns, unsigned int family, __
 	ns->nstacks++;
 	return &s->stack;
 fail:
+	if (s)
+		free(s->stack.frames);
+	free(s);
 	free(m.where);
 	return NULL;
 }
