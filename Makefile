@@ -29,6 +29,8 @@ BPFTOOL  ?= bpftool
 PYTHON   ?= /usr/bin/python3
 HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 ARCH     ?= $(HOST_ARCH)
+# the kernel's names and uname's both (ARCH=x86_64 or aarch64 in the environment is common)
+override ARCH := $(patsubst x86_64,x86,$(patsubst aarch64,arm64,$(ARCH)))
 # The BPF code knows x86-64's and arm64's registers and page tables (bpf/arch.bpf.h): say so
 # here, not deep in clang.
 ifeq ($(filter $(ARCH),x86 arm64),)
