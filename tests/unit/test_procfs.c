@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -760,6 +761,69 @@ static void test_open_mapped_real_self(void **state)
 	assert_true(procfs_open_mapped(PROCFS_PID_MAX, &e) < 0);
 }
 
+/* The same file opened for reading: its first bytes are the ELF magic; the checks of
+ * procfs_open_mapped() hold (another inode, no file, no process). */
+static void test_read_mapped_real_self(void **state)
+{
+	struct map_entry e, other;
+	char magic[4];
+	int fd;
+
+	assert_int_equal(procfs_for_each_map(NULL, getpid(), first_file_map, &e), 1);
+	fd = procfs_read_mapped(getpid(), &e);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, magic, sizeof(magic), 0), sizeof(magic));
+	assert_memory_equal(magic, "\177ELF", 4);
+	close(fd);
+	other = e;
+	other.inode = e.inode + 1;
+	assert_int_equal(procfs_read_mapped(getpid(), &other), -ESTALE);
+	other = e;
+	strcpy(other.path, "[heap]");
+	assert_int_equal(procfs_read_mapped(getpid(), &other), -EINVAL);
+	assert_true(procfs_read_mapped(PROCFS_PID_MAX, &e) < 0);
+}
+
+struct map_at {
+	unsigned long addr;
+	struct map_entry e;
+};
+
+static int map_at(const struct map_entry *e, void *arg)
+{
+	struct map_at *m = arg;
+
+	if (e->start != m->addr)
+		return 0;
+	m->e = *e;
+	return 1;
+}
+
+/* A file past PROCFS_ELF_READ_MAX (sparse: no disk used) is not opened for reading. */
+static void test_read_mapped_too_large(void **state)
+{
+	char path[] = "/tmp/cowtrace-test-huge.XXXXXX";
+	struct map_at m = { 0 };
+	int fd = mkstemp(path), rfd;
+	void *p;
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)PROCFS_ELF_READ_MAX + 4096), 0);
+	p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+	assert_true(p != MAP_FAILED);
+	m.addr = (unsigned long)p;
+	assert_int_equal(procfs_for_each_map(NULL, getpid(), map_at, &m), 1);
+	assert_int_equal(procfs_read_mapped(getpid(), &m.e), -EFBIG);
+	/* at the limit exactly: read */
+	assert_int_equal(ftruncate(fd, (off_t)PROCFS_ELF_READ_MAX), 0);
+	rfd = procfs_read_mapped(getpid(), &m.e);
+	assert_true(rfd >= 0);
+	close(rfd);
+	munmap(p, 4096);
+	close(fd);
+	unlink(path);
+}
+
 static void test_pid_exists(void **state)
 {
 	struct fake *f = *state;
@@ -926,6 +990,8 @@ int main(void)
 					    fake_teardown),
 	    cmocka_unit_test(test_for_each_map_real_self),
 	    cmocka_unit_test(test_open_mapped_real_self),
+	    cmocka_unit_test(test_read_mapped_real_self),
+	    cmocka_unit_test(test_read_mapped_too_large),
 	    cmocka_unit_test_setup_teardown(test_pid_exists, fake_setup, fake_teardown),
 	    cmocka_unit_test(test_parse_pid),
 	    cmocka_unit_test_setup_teardown(test_ns_pid, fake_setup, fake_teardown),

@@ -124,32 +124,19 @@ static void read_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct symf
 	elfsym_each(elf, scn, sh, 1u << 22, keep_function, f);
 }
 
-/* the file pid maps as e (procfs_open_mapped: that file, whatever its path is now); false when
+/* the file pid maps as e (procfs_read_mapped: that file, whatever its path is now); false when
  * it could not be opened (pid exited meanwhile, say), true when it was read, symbols or not */
 static bool load_symfile(struct symfile *f, int pid, const struct map_entry *e)
 {
 	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
 	GElf_Shdr sh, symsh, dynsh;
 	size_t i, nph;
-	char self[64];
-	struct stat st;
 	Elf *elf;
-	int fd, pfd;
+	int fd;
 
-	pfd = procfs_open_mapped(pid, e);
-	if (pfd < 0)
-		return false;
-	if (fstat(pfd, &st)) {
-		close(pfd);
-		return false;
-	}
-	if ((unsigned long long)st.st_size > PROCFS_ELF_READ_MAX) {
-		close(pfd);
+	fd = procfs_read_mapped(pid, e);
+	if (fd == -EFBIG)
 		return true; /* never read: as named as it will ever be */
-	}
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-	fd = open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	close(pfd);
 	if (fd < 0)
 		return false;
 	/* read, not mapped: the target may truncate the file under us, which would be a

@@ -93,24 +93,13 @@ static int is_libc(const struct map_entry *e, void *arg)
 long pythread_target_sizeof_pthread(int pid)
 {
 	static struct map_entry e; /* 4 KiB of path: not on the stack */
-	char self[64];
-	struct stat st;
 	long size;
-	int pfd, fd;
+	int fd;
 
 	memset(&e, 0, sizeof(e));
 	if (procfs_for_each_map("/proc", pid, is_libc, &e) < 0 || !e.path[0])
 		return -1;
-	pfd = procfs_open_mapped(pid, &e);
-	if (pfd < 0)
-		return -1;
-	if (fstat(pfd, &st) || (unsigned long long)st.st_size > PROCFS_ELF_READ_MAX) {
-		close(pfd);
-		return -1;
-	}
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-	fd = open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	close(pfd);
+	fd = procfs_read_mapped(pid, &e);
 	if (fd < 0)
 		return -1;
 	size = pythread_sizeof_pthread(fd);

@@ -650,3 +650,27 @@ int procfs_open_mapped(int pid, const struct map_entry *e)
 	}
 	return fd;
 }
+
+int procfs_read_mapped(int pid, const struct map_entry *e)
+{
+	int pfd = procfs_open_mapped(pid, e), fd;
+	char self[64];
+	struct stat st;
+
+	if (pfd < 0)
+		return pfd;
+	if (fstat(pfd, &st)) {
+		fd = -errno;
+	} else if ((unsigned long long)st.st_size > PROCFS_ELF_READ_MAX) {
+		fd = -EFBIG;
+	} else {
+		/* O_NONBLOCK, O_NOCTTY: no open side effect, should the checked file be swapped
+		 * for a FIFO or a device between the two opens (the inode check rules it out) */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+		fd = open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd < 0)
+			fd = -errno;
+	}
+	close(pfd);
+	return fd;
+}

@@ -68,6 +68,9 @@ struct map_entry {
  * CAP_CHECKPOINT_RESTORE), by its path in the process's root. The descriptor, or -errno.
  */
 int procfs_open_mapped(int pid, const struct map_entry *e);
+/* The same file opened for reading (through procfs_open_mapped()'s descriptor), for parsing as
+ * an ELF file: -EFBIG when it is larger than PROCFS_ELF_READ_MAX. The descriptor, or -errno. */
+int procfs_read_mapped(int pid, const struct map_entry *e);
 /* The length of e's path without the " (deleted)" the kernel appends to a file removed or
  * replaced since it was mapped: the name the process mapped it by. */
 size_t procfs_map_path_len(const struct map_entry *e);
