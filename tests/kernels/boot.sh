@@ -22,7 +22,7 @@
 # -a arm64 boots an arm64 kernel under qemu-system-aarch64 -M virt -cpu max instead, with
 # Debian's arm64 busybox-static, and (-P) Debian's arm64 python3 (bookworm's 3.11, with its USDT
 # probes), unpacked from their packages; JOBDIR's executables must be arm64 ones, their
-# libraries come from the host's arm64 multiarch directories (scripts/deps.sh arm64). That
+# libraries come from the host's arm64 multiarch directories (scripts/deps.sh installs them). That
 # machine has one serial port: run.sh's output and /out come back on the scratch disk.
 #
 # The parts that do not change between runs are cached in $COWTRACE_KCACHE (default
@@ -75,7 +75,7 @@ exec 9>"$CACHE/.boot.lock"
 flock 9
 
 # Debian packages of architecture arm64, unpacked once into $CACHE/arm64-debs/PKG (the
-# system's apt lists name them once dpkg knows the architecture: scripts/deps.sh arm64).
+# system's apt lists name them once dpkg knows the architecture, as scripts/deps.sh makes it).
 # Prints the directory of each.
 arm64_debs() {
 	local pkg d
