@@ -109,6 +109,7 @@ struct session {
 	unsigned long long end_ns;
 	struct utsname uts;
 	struct direct_map dm; /* the kernel's direct map, when found (have_dm) */
+	unsigned long long zero_pfn; /* the kernel's zero page, 0 when it maps none */
 	bool have_dm;
 	bool preempt_refused; /* the kernel refused the hooks with preemption off */
 };
@@ -532,8 +533,7 @@ static int open_configured(struct session *s)
 	    zero_bit < 32)
 		s->skel->rodata->gfp_zero = 1u << zero_bit;
 	configure_kernel_faults(s);
-	s->skel->rodata->zero_page_pfn = kernel_zero_pfn();
-	log_info("the zero page: %s", s->skel->rodata->zero_page_pfn ? "found" : "not mapped here");
+	s->skel->rodata->zero_page_pfn = s->zero_pfn;
 	return 0;
 }
 
@@ -578,6 +578,9 @@ static int load_and_attach(struct session *s)
 
 	if (!s->opt.counts_only)
 		find_direct_map(s);
+	/* once: the BPF object may be opened again with less (load_with_less()) */
+	s->zero_pfn = kernel_zero_pfn();
+	log_info("the zero page: %s", s->zero_pfn ? "found" : "not mapped here");
 	for (;;) {
 		err = open_configured(s);
 		if (err) {

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "direct_map.h"
+#include "procfs.h"
 
 static void test_candidates(void **state)
 {
@@ -30,16 +31,16 @@ static void test_pagemap_entries(void **state)
 {
 	(void)state;
 	/* present, frame 0x1fe6ae; the soft-dirty (55) and exclusive (56) bits are not the PFN */
-	assert_true(direct_map_pagemap_phys((1ULL << 63) | (1ULL << 56) | (1ULL << 55) | 0x1fe6ae) ==
+	assert_true(procfs_pagemap_phys((1ULL << 63) | (1ULL << 56) | (1ULL << 55) | 0x1fe6ae) ==
 		    0x1fe6aeULL * 4096);
 	/* the largest frame a 55-bit field holds */
-	assert_true(direct_map_pagemap_phys((1ULL << 63) | ((1ULL << 55) - 1)) ==
+	assert_true(procfs_pagemap_phys((1ULL << 63) | ((1ULL << 55) - 1)) ==
 		    ((1ULL << 55) - 1) * 4096);
 	/* not present: no address, whatever the other bits say (a swapped page's swap entry) */
-	assert_true(direct_map_pagemap_phys((1ULL << 62) | 0x1234) == 0);
-	assert_true(direct_map_pagemap_phys(0) == 0);
+	assert_true(procfs_pagemap_phys((1ULL << 62) | 0x1234) == 0);
+	assert_true(procfs_pagemap_phys(0) == 0);
 	/* present with the frame hidden (no CAP_SYS_ADMIN): 0, "not known" */
-	assert_true(direct_map_pagemap_phys(1ULL << 63) == 0);
+	assert_true(procfs_pagemap_phys(1ULL << 63) == 0);
 }
 
 int main(void)

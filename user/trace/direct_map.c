@@ -14,9 +14,8 @@
 #include "direct_map.h"
 #include "direct_map_probe.h"
 #include "direct_map.skel.h"
+#include "procfs.h"
 
-#define PAGEMAP_PRESENT (1ULL << 63)
-#define PAGEMAP_PFN	((1ULL << 55) - 1)
 
 void direct_map_candidates(unsigned levels, uint64_t *first, uint64_t *count)
 {
@@ -25,13 +24,6 @@ void direct_map_candidates(unsigned levels, uint64_t *first, uint64_t *count)
 	*first = levels == 5 ? DM_BASE_L5 : DM_BASE_L4;
 	n = (DM_END - *first) / DM_STEP;
 	*count = n < DM_MAX_CANDIDATES ? n : DM_MAX_CANDIDATES;
-}
-
-uint64_t direct_map_pagemap_phys(uint64_t entry)
-{
-	if (!(entry & PAGEMAP_PRESENT))
-		return 0;
-	return (entry & PAGEMAP_PFN) * COW_PAGE_SIZE;
 }
 
 #if defined(__x86_64__)
@@ -67,7 +59,7 @@ static int pagemap_phys(int fd, const void *addr, uint64_t *phys)
 	if (pread(fd, &entry, sizeof(entry), ((uintptr_t)addr / COW_PAGE_SIZE) * sizeof(entry)) !=
 	    sizeof(entry))
 		return -EIO;
-	*phys = direct_map_pagemap_phys(entry);
+	*phys = procfs_pagemap_phys(entry);
 	return *phys ? 0 : -EPERM;
 }
 
@@ -81,9 +73,8 @@ static int pagemap_phys(int fd, const void *addr, uint64_t *phys)
  */
 static uint64_t *huge_page(int pagemap, void **area)
 {
-	uint64_t *p, phys, flags;
+	uint64_t *p, phys;
 	char *m;
-	int fd;
 
 	*area = NULL;
 	m = mmap(NULL, HUGE_SIZE * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -98,13 +89,7 @@ static uint64_t *huge_page(int pagemap, void **area)
 	p += 5 * 512 + 3;
 	if (pagemap_phys(pagemap, p, &phys))
 		return NULL;
-	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	if (pread(fd, &flags, sizeof(flags), phys / COW_PAGE_SIZE * sizeof(flags)) != sizeof(flags))
-		flags = 0;
-	close(fd);
-	return flags & (1ULL << KPF_THP) ? p : NULL;
+	return procfs_kpageflags(phys) & (1ULL << KPF_THP) ? p : NULL;
 }
 
 int direct_map_find(const char *btf_path, struct direct_map *dm, char *why, size_t whylen)

@@ -29,9 +29,6 @@ struct direct_map {
 /* Candidate bases for a kernel with levels page-table levels: first and count. */
 void direct_map_candidates(unsigned levels, uint64_t *first, uint64_t *count);
 
-/* The physical address of the page at the start of an entry of /proc/PID/pagemap, 0 when the
- * page is not present or the kernel hides frame numbers (no CAP_SYS_ADMIN). */
-uint64_t direct_map_pagemap_phys(uint64_t entry);
 
 /* Finds the direct map and checks the walk on two pages of this process (needs x86-64 and
  * root). 0 on success; else -errno with a one-line reason in why: the capture then reads

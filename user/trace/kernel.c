@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include "kernel.h"
+#include "procfs.h"
 
 #define SYSFS_BTF "/sys/kernel/btf/vmlinux"
 
@@ -300,37 +301,26 @@ bool kernel_fully_preemptible(char *mode, size_t len)
  * arm64 the zero page's frame is in no variable kallsyms shows (Debian's 6.1 lists functions
  * only), and the flag makes sure a kernel that gave the read a page of its own is not believed.
  */
-#define PAGEMAP_PRESENT	 (1ULL << 63)
-#define PAGEMAP_PFN_MASK ((1ULL << 55) - 1)
-#define KPF_ZERO_PAGE	 24
+#define KPF_ZERO_PAGE 24 /* include/uapi/linux/kernel-page-flags.h */
 
 unsigned long long kernel_zero_pfn(void)
 {
-	unsigned long long entry = 0, flags = 0, pfn = 0;
+	unsigned long long entry = 0, phys = 0;
 	long page = sysconf(_SC_PAGESIZE);
 	volatile char *p;
-	int pm = -1, kf = -1;
+	int pm;
 
 	p = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return 0;
 	(void)p[0];
 	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	if (pm < 0 || kf < 0 ||
-	    pread(pm, &entry, sizeof(entry), (off_t)((uintptr_t)p / page * sizeof(entry))) !=
-		    sizeof(entry) ||
-	    !(entry & PAGEMAP_PRESENT) || !(entry & PAGEMAP_PFN_MASK))
-		goto out;
-	if (pread(kf, &flags, sizeof(flags), (off_t)((entry & PAGEMAP_PFN_MASK) * sizeof(flags))) ==
-		    sizeof(flags) &&
-	    (flags & (1ULL << KPF_ZERO_PAGE)))
-		pfn = entry & PAGEMAP_PFN_MASK;
-out:
+	if (pm >= 0 &&
+	    pread(pm, &entry, sizeof(entry), (off_t)((uintptr_t)p / page * sizeof(entry))) ==
+		    sizeof(entry))
+		phys = procfs_pagemap_phys(entry);
 	if (pm >= 0)
 		close(pm);
-	if (kf >= 0)
-		close(kf);
 	munmap((void *)p, page);
-	return pfn;
+	return phys && (procfs_kpageflags(phys) & (1ULL << KPF_ZERO_PAGE)) ? phys / page : 0;
 }

@@ -674,3 +674,29 @@ int procfs_read_mapped(int pid, const struct map_entry *e)
 	close(pfd);
 	return fd;
 }
+
+/* /proc/PID/pagemap's entry (Documentation/admin-guide/mm/pagemap.rst) */
+#define PAGEMAP_PRESENT (1ULL << 63)
+#define PAGEMAP_PFN	((1ULL << 55) - 1)
+
+unsigned long long procfs_pagemap_phys(unsigned long long entry)
+{
+	if (!(entry & PAGEMAP_PRESENT))
+		return 0;
+	return (entry & PAGEMAP_PFN) * (unsigned long long)sysconf(_SC_PAGESIZE);
+}
+
+unsigned long long procfs_kpageflags(unsigned long long phys)
+{
+	unsigned long long flags = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &flags, sizeof(flags),
+		  (off_t)(phys / (unsigned long long)sysconf(_SC_PAGESIZE) * sizeof(flags))) !=
+	    sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags;
+}

@@ -75,6 +75,13 @@ int procfs_read_mapped(int pid, const struct map_entry *e);
  * replaced since it was mapped: the name the process mapped it by. */
 size_t procfs_map_path_len(const struct map_entry *e);
 
+/* The physical address of the page at the start of an entry of /proc/PID/pagemap, 0 when the
+ * page is not present or the kernel hides frame numbers (no CAP_SYS_ADMIN). */
+unsigned long long procfs_pagemap_phys(unsigned long long entry);
+/* The /proc/kpageflags word of the page at physical address phys (KPF_* bits of
+ * include/uapi/linux/kernel-page-flags.h), 0 when it cannot be read. */
+unsigned long long procfs_kpageflags(unsigned long long phys);
+
 /* One line of /proc/PID/maps (with or without its '\n'). 0 or -EINVAL. */
 int procfs_parse_maps_line(const char *line, struct map_entry *e);
 
